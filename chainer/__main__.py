@@ -1,0 +1,3 @@
+from chainer.cli.main import main
+
+main()

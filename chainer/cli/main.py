@@ -1,0 +1,68 @@
+"""The ``chainer`` command: a thin click group. Each command lives in its own module under
+``chainer/cli/`` and only parses arguments and calls the library. Foreseeable errors
+(:class:`chainer.errors.ChainerError`) are printed as one line each, without a traceback."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from ..errors import ChainerError
+
+# command name -> module under chainer.cli exposing a click command named ``command``
+COMMANDS = {
+    "validate": "validate",
+    "plan": "plan",
+    "schema": "schema",
+    "render": "render",
+    "status": "status",
+    "stitch": "stitch",
+    "emulator": "emulator",
+    "review": "review",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(name for name, mod in COMMANDS.items() if _importable(mod))
+
+    def get_command(self, ctx, name):
+        mod = COMMANDS.get(name)
+        if mod is None or not _importable(mod):
+            return None
+        return importlib.import_module(f"chainer.cli.{mod}").command
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ChainerError as exc:
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                click.echo(f"error: {line}" if not _has_location(line) else line, err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+def _has_location(line: str) -> bool:
+    head = line.split(": ", 1)[0]
+    return ":" in head and head.rsplit(":", 1)[-1].isdigit()
+
+
+def _importable(mod: str) -> bool:
+    return importlib.util.find_spec(f"chainer.cli.{mod}") is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="chainer")
+def cli() -> None:
+    """Turn a storyboard of sequential prompts into one long seamless video (Seedance on Ark)."""
+
+
+def main() -> None:
+    cli(prog_name="chainer")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Media: the ffmpeg seam (ffmpeg.py), probing, stitching, audio and seam analysis."""
