@@ -1,0 +1,369 @@
+"""Storyboard -> Plan: sequences of PlannedShot with concrete sizes, request bodies and token/cost
+estimates. No network.
+
+Estimates use the DOCUMENTED token formula ``W*H*24*d/1024`` (ark-api.md s11); real bills are a
+little higher (``W*H*(24d+1)/1024``). Prices come from ``pricing=`` (the ``--price`` flag), then the
+storyboard's ``pricing:``, then the registry; where none is known the cost is None ("unknown"),
+never invented.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import models as M
+from .errors import InputError
+from .storyboard import Storyboard, is_url, load_storyboard
+from .storyboard_media import MediaError, data_url, image_info
+
+ASSUMED_RATIO = "16:9"
+FLEX_PRICE_FACTOR = 0.5   # ark-api.md s2.1: flex is 50% of the online price
+
+
+@dataclass
+class PlannedShot:
+    id: str
+    name: str
+    index: int
+    sequence: int
+    position: int
+    chained_from: str | None
+    mode: str                      # t2v | first_frame | first_last | references
+    model: M.ModelSpec
+    prompt: str
+    resolution: str
+    ratio: str                     # concrete (adaptive resolved for size estimates)
+    request_ratio: str             # what is sent (may be "adaptive")
+    width: int
+    height: int
+    duration: int                  # sent duration (-1 = the model chooses)
+    frames: int                    # expected frames: 24*duration + 1 (upper bound when auto)
+    generate_audio: bool | None
+    seed: int | None
+    camera_fixed: bool | None
+    watermark: bool
+    service_tier: str
+    image: str | None
+    last_image: str | None
+    references: dict[str, list[str]]
+    return_last_frame: bool
+    est_tokens: int
+    est_cost: float | None
+    price_per_mtok: float | None
+    seconds: float = 0.0           # expected seconds of video (upper bound when auto)
+    frames_param: int | None = None  # 1.0 ``frames`` sent instead of duration
+    draft_param: bool = False      # 1.5 pro ``draft: true``
+    duration_auto: bool = False
+    transition: str | None = None  # how this shot is entered when it starts a sequence
+    est_wall_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def chained(self) -> bool:
+        return self.chained_from is not None
+
+    def params(self) -> dict[str, Any]:
+        """The generation parameters (what summary.json records as ``params``)."""
+        out: dict[str, Any] = {"resolution": self.resolution, "ratio": self.request_ratio}
+        if self.frames_param is not None:
+            out["frames"] = self.frames_param
+        else:
+            out["duration"] = self.duration
+        out.update({"seed": self.seed, "camera_fixed": self.camera_fixed,
+                    "generate_audio": self.generate_audio, "watermark": self.watermark,
+                    "service_tier": self.service_tier, "return_last_frame": self.return_last_frame})
+        if self.draft_param:
+            out["draft"] = True
+        return out
+
+    def request_body(self, first_frame_url: str | None = None) -> dict:
+        """The Ark create body. Local files are inlined as data: URLs; a chained shot needs
+        ``first_frame_url`` (the previous clip's last frame, URL or data:image/png;base64,...)."""
+        content: list[dict] = [{"type": "text", "text": self.prompt}]
+        if self.chained_from is not None:
+            if not first_frame_url:
+                raise ValueError(f"shot {self.id} chains from {self.chained_from}: "
+                                 "first_frame_url is required")
+            content.append(_image_item(first_frame_url, "first_frame"))
+        elif first_frame_url is not None:
+            raise ValueError(f"shot {self.id} starts a sequence; it takes no first_frame_url")
+        elif self.image is not None:
+            content.append(_image_item(_inline(self.image, "image"), "first_frame"))
+        if self.last_image is not None:
+            content.append(_image_item(_inline(self.last_image, "image"), "last_frame"))
+        for ref in self.references.get("images", []):
+            content.append(_image_item(_inline(ref, "image"), "reference_image"))
+        for ref in self.references.get("videos", []):
+            content.append({"type": "video_url", "video_url": {"url": ref},
+                            "role": "reference_video"})
+        for ref in self.references.get("audio", []):
+            content.append({"type": "audio_url", "audio_url": {"url": _inline(ref, "audio")},
+                            "role": "reference_audio"})
+        body: dict[str, Any] = {"model": self.model.id, "content": content,
+                                "return_last_frame": self.return_last_frame,
+                                "resolution": self.resolution, "ratio": self.request_ratio}
+        if self.frames_param is not None:
+            body["frames"] = self.frames_param
+        else:
+            body["duration"] = self.duration
+        body["watermark"] = self.watermark
+        if self.model.audio and self.generate_audio is not None:
+            body["generate_audio"] = self.generate_audio
+        if self.seed is not None and self.model.seed:
+            body["seed"] = self.seed
+        if self.camera_fixed is not None and self.model.camera_fixed and not (
+                self.mode == "references" and not self.model.camera_fixed_with_references):
+            body["camera_fixed"] = self.camera_fixed
+        if self.service_tier != "default":
+            body["service_tier"] = self.service_tier
+        if self.draft_param:
+            body["draft"] = True
+        return body
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "name": self.name, "index": self.index, "sequence": self.sequence,
+            "position": self.position, "chained_from": self.chained_from, "mode": self.mode,
+            "model": self.model.id, "prompt": self.prompt, "resolution": self.resolution,
+            "ratio": self.ratio, "request_ratio": self.request_ratio, "width": self.width,
+            "height": self.height, "duration": self.duration, "duration_auto": self.duration_auto,
+            "seconds": self.seconds, "frames": self.frames, "frames_param": self.frames_param,
+            "generate_audio": self.generate_audio, "seed": self.seed,
+            "camera_fixed": self.camera_fixed, "watermark": self.watermark,
+            "service_tier": self.service_tier, "draft": self.draft_param, "image": self.image,
+            "last_image": self.last_image, "references": self.references,
+            "return_last_frame": self.return_last_frame, "transition": self.transition,
+            "params": self.params(), "est_tokens": self.est_tokens, "est_cost": self.est_cost,
+            "price_per_mtok": self.price_per_mtok, "est_wall_seconds": self.est_wall_seconds,
+            "notes": list(self.notes),
+        }
+
+
+def _image_item(url: str, role: str) -> dict:
+    return {"type": "image_url", "image_url": {"url": url}, "role": role}
+
+
+def _inline(ref: str, kind: str) -> str:
+    if is_url(ref):
+        return ref
+    try:
+        return data_url(ref, kind)
+    except (OSError, MediaError) as exc:
+        raise InputError(f"{ref}: cannot read {kind}: {exc}") from None
+
+
+@dataclass
+class PlanSequence:
+    index: int
+    shots: list[PlannedShot]
+
+    @property
+    def est_wall_seconds(self) -> float:
+        return sum(s.est_wall_seconds for s in self.shots)
+
+    @property
+    def est_tokens(self) -> int:
+        return sum(s.est_tokens for s in self.shots)
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.shots)
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "shots": [s.id for s in self.shots],
+                "seconds": self.seconds, "est_tokens": self.est_tokens,
+                "est_wall_seconds": round(self.est_wall_seconds, 1)}
+
+
+@dataclass
+class Plan:
+    storyboard: Storyboard
+    sequences: list[PlanSequence]
+    shots: list[PlannedShot]
+    total_tokens: int
+    total_cost: float | None
+    cost_complete: bool
+    paid_tasks: int
+    critical_path: PlanSequence
+    draft: bool = False
+    currency: str = "CNY"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.shots)
+
+    @property
+    def unpriced_models(self) -> list[str]:
+        return sorted({s.model.id for s in self.shots if s.price_per_mtok is None})
+
+    def shot(self, shot_id: str) -> PlannedShot:
+        for s in self.shots:
+            if s.id == shot_id:
+                return s
+        raise KeyError(shot_id)
+
+    def to_dict(self) -> dict:
+        sb = self.storyboard
+        return {
+            "title": sb.title, "storyboard": str(sb.source), "output": sb.output.file,
+            "draft": self.draft, "currency": self.currency,
+            "shots": [s.to_dict() for s in self.shots],
+            "sequences": [q.to_dict() for q in self.sequences],
+            "totals": {"shots": len(self.shots), "sequences": len(self.sequences),
+                       "paid_tasks": self.paid_tasks, "seconds": self.seconds,
+                       "est_tokens": self.total_tokens,
+                       "est_cost": None if self.total_cost is None else round(self.total_cost, 4),
+                       "cost_complete": self.cost_complete,
+                       "unpriced_models": self.unpriced_models},
+            "critical_path": {**self.critical_path.to_dict(), "sequence": self.critical_path.index},
+            "notes": list(self.notes),
+        }
+
+
+# ---- building ---------------------------------------------------------------------------------
+def build_plan(storyboard_or_path: Storyboard | str | Path, *, draft: bool = False,
+               pricing: Mapping[str, float] | None = None) -> Plan:
+    """Plan every shot. ``draft``: each shot uses its model's fast variant (when it supports the
+    shot's mode) at 480p. ``pricing``: CNY per million tokens by model id (beats the storyboard's)."""
+    sb = storyboard_or_path if isinstance(storyboard_or_path, Storyboard) \
+        else load_storyboard(storyboard_or_path)
+    prices = {**sb.pricing, **(pricing or {})}
+    shots: list[PlannedShot] = []
+    sequences: list[PlanSequence] = []
+    for q, indexes in enumerate(sb.sequences()):
+        seq = PlanSequence(q, [])
+        for pos, i in enumerate(indexes):
+            prev = seq.shots[-1] if pos else None
+            ps = _plan_shot(sb, i, q, pos, prev, is_last=pos == len(indexes) - 1, draft=draft,
+                            prices=prices)
+            seq.shots.append(ps)
+            shots.append(ps)
+        sequences.append(seq)
+    priced = [s.est_cost for s in shots if s.est_cost is not None]
+    notes = sorted({n for s in shots for n in s.notes}, key=lambda n: n)
+    unpriced = sorted({s.model.id for s in shots if s.price_per_mtok is None})
+    if unpriced:
+        notes.append("price unknown for " + ", ".join(unpriced) + ": tokens shown, cost left out "
+                     "(set pricing: {model: CNY per million tokens} or --price MODEL=CNY)")
+    return Plan(storyboard=sb, sequences=sequences, shots=shots,
+                total_tokens=sum(s.est_tokens for s in shots),
+                total_cost=sum(priced) if priced else None,
+                cost_complete=len(priced) == len(shots), paid_tasks=len(shots),
+                critical_path=max(sequences, key=lambda s: s.est_wall_seconds),
+                draft=draft, notes=notes)
+
+
+def _draft_spec(sb: Storyboard, spec: M.ModelSpec, mode: str, refs) -> M.ModelSpec:
+    if not spec.fast_variant:
+        return spec
+    try:
+        fast = M.resolve_model(spec.fast_variant, sb.models)
+    except (M.UnknownModel, KeyError):
+        return spec
+    if mode not in fast.modes:
+        return spec
+    if refs is not None and (len(refs.images) > fast.max_reference_images
+                             or len(refs.videos) > fast.max_reference_videos
+                             or len(refs.audio) > fast.max_reference_audio):
+        return spec
+    return fast
+
+
+def _plan_shot(sb: Storyboard, i: int, q: int, pos: int, prev: PlannedShot | None, *,
+               is_last: bool, draft: bool, prices: Mapping[str, float]) -> PlannedShot:
+    shot = sb.shots[i]
+    eff = lambda name: sb.effective(shot, name)  # noqa: E731
+    spec = sb.model_spec(shot)
+    mode = sb.mode(i)
+    notes: list[str] = []
+    if draft:
+        fast = _draft_spec(sb, spec, mode, shot.references)
+        spec = fast
+    draft_param = bool(eff("draft")) and spec.draft
+    resolution = "480p" if (draft or draft_param) else (eff("resolution") or spec.default_resolution)
+
+    # ratio: what is sent, and the concrete one used for sizes
+    request_ratio = eff("ratio") or spec.default_ratio(mode)
+    ratio = request_ratio
+    image = sb.resolve_media(shot.image) if shot.image else None
+    if request_ratio == "adaptive":
+        if prev is not None:
+            ratio = prev.ratio
+        elif image is not None and not is_url(image):
+            try:
+                info = image_info(image)
+                ratio = M.closest_ratio(info.width, info.height)
+            except MediaError:
+                ratio = ASSUMED_RATIO
+        else:
+            ratio = ASSUMED_RATIO
+            what = {"t2v": "text-to-video", "references": "reference mode"}.get(mode, "URL image")
+            notes.append(f"adaptive ratio assumed {ASSUMED_RATIO} for {what} shots "
+                         "(Ark picks the ratio; size and cost may differ)")
+    width, height = spec.pixels(resolution, ratio)
+
+    # duration / frames
+    frames_param = eff("frames") if spec.frames else None
+    duration = eff("duration")
+    duration_auto = False
+    if frames_param is not None:
+        seconds = (frames_param - 1) / M.FPS
+        frames = frames_param
+        duration = math.ceil(seconds)
+    else:
+        if duration is None:
+            duration = 5
+        if duration == -1:
+            duration_auto = True
+            seconds = float(spec.max_duration)
+            notes.append("duration -1 (model chooses): estimates use the maximum, "
+                         f"{spec.max_duration} s, as an upper bound")
+        else:
+            seconds = float(duration)
+        frames = M.frames_for_duration(int(seconds))
+    est_tokens = width * height * (frames - 1) // 1024   # = W*H*24*d/1024 (documented formula)
+
+    refs = shot.references
+    references = {"images": [sb.resolve_media(r) for r in refs.images],
+                  "videos": [sb.resolve_media(r) for r in refs.videos],
+                  "audio": [sb.resolve_media(r) for r in refs.audio]} if refs else {}
+    with_video = bool(refs and refs.videos)
+    price = prices.get(spec.id)
+    if price is None:
+        price = spec.price(with_video_input=with_video)
+    if with_video:
+        notes.append("reference videos are billed as input seconds too (not counted: their "
+                     "length is not fetched)")
+    service_tier = eff("service_tier") or "default"
+    est_cost = None
+    if price is not None:
+        est_cost = est_tokens / 1e6 * price
+        if service_tier == "flex":
+            est_cost *= FLEX_PRICE_FACTOR
+    if draft_param:
+        notes.append("1.5 pro draft clips may be billed at a reduced token rate (not applied)")
+
+    generate_audio = eff("generate_audio")
+    if spec.audio:
+        generate_audio = spec.audio_default if generate_audio is None else generate_audio
+    else:
+        generate_audio = None if generate_audio is None else False
+    chained_from = prev.id if (prev is not None and not sb.starts_sequence(i)) else None
+    return PlannedShot(
+        id=shot.id, name=shot.name or shot.id, index=i, sequence=q, position=pos,
+        chained_from=chained_from, mode=mode, model=spec, prompt=shot.prompt,
+        resolution=resolution, ratio=ratio, request_ratio=request_ratio, width=width,
+        height=height, duration=duration if not duration_auto else -1, frames=frames,
+        generate_audio=generate_audio,
+        seed=eff("seed") if spec.seed else None,
+        camera_fixed=eff("camera_fixed") if spec.camera_fixed else None,
+        watermark=bool(eff("watermark")), service_tier=service_tier,
+        image=image, last_image=sb.resolve_media(shot.last_image) if shot.last_image else None,
+        references=references, return_last_frame=not is_last and not draft_param,
+        est_tokens=est_tokens, est_cost=est_cost, price_per_mtok=price, seconds=seconds,
+        frames_param=frames_param, draft_param=draft_param, duration_auto=duration_auto,
+        transition=sb.transition_for(i),
+        est_wall_seconds=spec.seconds_per_output_second * seconds, notes=notes)

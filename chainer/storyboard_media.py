@@ -1,0 +1,103 @@
+"""Local media inputs of a storyboard: image/audio inspection against Ark's input limits, and
+inlining as ``data:`` URLs for a request body. No network: URLs are accepted unchecked."""
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from . import models as M
+
+AUDIO_FORMATS = {".wav": "wav", ".mp3": "mp3"}
+AUDIO_MAX_BYTES = 15 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str   # lowercase Pillow format name as Ark wants it in data: URLs (jpeg, png, ...)
+    width: int
+    height: int
+    size: int     # bytes on disk
+
+
+class MediaError(ValueError):
+    """A local media file that cannot be used; the message is meant for the user."""
+
+
+def _stat_key(path: str) -> tuple[str, float, int]:
+    st = os.stat(path)
+    return path, st.st_mtime, st.st_size
+
+
+def image_info(path: str) -> ImageInfo:
+    """Format and size of a local image (header read + integrity check). Raises MediaError."""
+    if not os.path.exists(path):
+        raise MediaError("file not found")
+    if os.path.isdir(path):
+        raise MediaError("is a directory, not an image")
+    return _image_info(*_stat_key(path))
+
+
+@lru_cache(maxsize=256)
+def _image_info(path: str, _mtime: float, size: int) -> ImageInfo:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            fmt = (img.format or "").lower()
+            width, height = img.size
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise MediaError(f"not a readable image ({type(exc).__name__})") from None
+    if fmt == "mpo":  # multi-picture JPEG from cameras: still a JPEG for Ark
+        fmt = "jpeg"
+    return ImageInfo(fmt, width, height, size)
+
+
+def image_problems(info: ImageInfo, spec: M.ModelSpec) -> list[str]:
+    """Messages for every Ark input limit the image breaks on ``spec``."""
+    out = []
+    allowed = M.IMAGE_FORMATS_HEIC if spec.heic else M.IMAGE_FORMATS
+    if info.format not in allowed:
+        out.append(f"image format {info.format or 'unknown'} is not accepted by {spec.id} "
+                   f"(allowed: {', '.join(allowed)})")
+    w, h = info.width, info.height
+    if not (M.IMAGE_MIN_SIDE <= w <= M.IMAGE_MAX_SIDE and M.IMAGE_MIN_SIDE <= h <= M.IMAGE_MAX_SIDE):
+        out.append(f"image is {w}x{h}; each side must be {M.IMAGE_MIN_SIDE}..{M.IMAGE_MAX_SIDE} px")
+    aspect = w / h if h else 0.0
+    if not (M.IMAGE_MIN_ASPECT <= aspect <= M.IMAGE_MAX_ASPECT):
+        out.append(f"image aspect {w}x{h} = {aspect:.2f} is outside "
+                   f"{M.IMAGE_MIN_ASPECT}..{M.IMAGE_MAX_ASPECT} (width / height)")
+    if info.size > M.IMAGE_MAX_BYTES:
+        out.append(f"image is {info.size / 1048576:.1f} MB; the limit is "
+                   f"{M.IMAGE_MAX_BYTES // 1048576} MB")
+    return out
+
+
+def audio_problems(path: str) -> list[str]:
+    if not os.path.exists(path):
+        return ["file not found"]
+    fmt = AUDIO_FORMATS.get(Path(path).suffix.lower())
+    out = []
+    if fmt is None:
+        out.append("audio must be wav or mp3")
+    size = os.path.getsize(path)
+    if size > AUDIO_MAX_BYTES:
+        out.append(f"audio is {size / 1048576:.1f} MB; the limit is 15 MB")
+    return out
+
+
+def base64_size(n_bytes: int) -> int:
+    return 4 * ((n_bytes + 2) // 3)
+
+
+def data_url(path: str, kind: str = "image") -> str:
+    """Inline a local file as ``data:image/<fmt>;base64,...`` (or ``data:audio/<fmt>``)."""
+    if kind == "image":
+        fmt = image_info(path).format
+    else:
+        fmt = AUDIO_FORMATS.get(Path(path).suffix.lower(), "wav")
+    payload = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f"data:{kind}/{fmt};base64,{payload}"

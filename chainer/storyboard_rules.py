@@ -1,0 +1,527 @@
+"""Storyboard checks beyond the schema: every shot against its model (chainer.models), sequences,
+transitions, ids, output path and local media. Also turns pydantic errors into Problems.
+
+Every check appends a Problem located at the YAML value that caused it. A problem caused by a value
+inherited from ``defaults`` (or the top-level ``model``) is reported once at that value, listing the
+shots it affects."""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import typing
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from . import models as M
+from .errors import Problem
+from .storyboard import (ID_RE, SHOT_FIELD_NAMES, Shot, Storyboard, is_url, parse_transition)
+from .storyboard_media import (MediaError, audio_problems, base64_size, image_info,
+                               image_problems)
+from .storyboard_yaml import Positions, format_path
+
+OUTPUT_SUFFIXES = (".mp4", ".mov", ".mkv")
+OUTPUT_PART_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+SEED_MIN, SEED_MAX = -1, 2147483647
+
+
+def did_you_mean(word: Any, candidates) -> str:
+    match = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return str(value)
+
+
+# ---- pydantic -> Problem -------------------------------------------------------------------
+def _find_model(ann: Any) -> type[BaseModel] | None:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in typing.get_args(ann):
+        found = _find_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    cls: type[BaseModel] | None = Storyboard
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if cls is None or part not in cls.model_fields:
+            return None
+        cls = _find_model(cls.model_fields[part].annotation)
+    return cls
+
+
+_KIND = {"string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",
+         "int_from_float": "a whole number", "bool_type": "true or false",
+         "bool_parsing": "true or false", "float_type": "a number", "float_parsing": "a number",
+         "list_type": "a list", "dict_type": "a mapping", "model_type": "a mapping",
+         "model_attributes_type": "a mapping"}
+
+
+def pydantic_problems(exc: PydanticValidationError, pos: Positions, file: str) -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if p != "[key]")
+        kind, inp = err["type"], err.get("input")
+        at_key = False
+        if kind == "extra_forbidden":
+            field = loc[-1]
+            cls = _model_at(loc[:-1])
+            allowed = list(cls.model_fields) if cls else []
+            hint = did_you_mean(field, allowed) or (
+                f" (allowed: {', '.join(allowed)})" if allowed else "")
+            msg = f"unknown field '{field}'{hint}"
+            at_key = True
+        elif kind == "missing":
+            msg = "required field missing"
+            line, col = pos.of_value(loc[:-1])
+            out.append(Problem(file, line, col, format_path(loc), msg))
+            continue
+        elif kind in _KIND:
+            msg = f"expected {_KIND[kind]}, got {_show(inp)}"
+        elif kind == "literal_error":
+            expected = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
+            msg = (f"{_show(inp)} is not allowed{did_you_mean(inp, expected)}: use one of "
+                   + ", ".join(expected))
+        elif kind == "too_short" and loc == ("shots",):
+            msg = "needs at least one shot"
+        elif kind in ("greater_than_equal", "greater_than"):
+            msg = f"{_show(inp)} must be >= {err['ctx'].get('ge', err['ctx'].get('gt'))}"
+        else:
+            msg = err["msg"]
+        line, col = pos.of_key(loc) if at_key else pos.of_value(loc)
+        out.append(Problem(file, line, col, format_path(loc), msg))
+    return out
+
+
+# ---- capability checks ---------------------------------------------------------------------
+class _Checker:
+    def __init__(self, sb: Storyboard, file: str, check_media: bool):
+        self.sb, self.file, self.check_media = sb, file, check_media
+        self.pos = sb.positions
+        self.problems: list[Problem] = []
+        # (origin path, message) -> shot labels, for problems inherited from defaults
+        self.grouped: dict[tuple[tuple, str], list[str]] = {}
+
+    def add(self, path: tuple, message: str, *, at_key: bool = False) -> None:
+        line, col = self.pos.of_key(path) if at_key else self.pos.of_value(path)
+        self.problems.append(Problem(self.file, line, col, format_path(path), message))
+
+    def field(self, i: int, name: str, message: str) -> None:
+        """A problem with the effective value of ``name`` on shot ``i``."""
+        origin = self.sb.origin(i, name) or (name,)
+        if origin[0] == "shots":
+            self.add(origin, message)
+        else:
+            self.grouped.setdefault((origin, message), []).append(f"shots[{i}]")
+
+    def flush(self) -> list[Problem]:
+        for (origin, message), shots in self.grouped.items():
+            n = len(self.sb.shots)
+            which = "every shot" if len(shots) == n and n > 1 else ", ".join(shots)
+            self.add(origin, f"{message} (applies to {which})")
+        return self.problems
+
+
+def check_storyboard(sb: Storyboard, file: str, *, check_media: bool = True) -> list[Problem]:
+    c = _Checker(sb, file, check_media)
+    _check_top(c)
+    _check_ids(c)
+    specs: list[M.ModelSpec | None] = [_spec(c, i) for i in range(len(sb.shots))]
+    for i, shot in enumerate(sb.shots):
+        _check_structure(c, i, shot, specs)
+        if specs[i] is not None:
+            _check_params(c, i, shot, specs[i])
+            _check_media(c, i, shot, specs[i])
+    _check_transitions(c, specs)
+    return c.flush()
+
+
+def _check_top(c: _Checker) -> None:
+    sb = c.sb
+    out = sb.output.file
+    if out is not None:
+        problem = output_file_problem(out)
+        if problem:
+            c.add(("output", "file"), problem)
+    for mid, ov in sb.models.items():
+        base = ov.get("like")
+        if base is not None and base not in M.MODELS:
+            c.add(("models", mid, "like"), f"unknown model '{base}'{did_you_mean(base, M.MODELS)}:"
+                  " `like` must name a known model (" + ", ".join(M.MODELS) + ")")
+            continue
+        if base is None and mid not in M.MODELS:
+            c.add(("models", mid), f"'{mid}' is not a known model: add `like: <known model id>` "
+                  "to say which model it behaves like", at_key=True)
+            continue
+        template = M.MODELS[base or mid]
+        for key, value in ov.items():
+            if key == "like":
+                continue
+            if key not in M.OVERRIDABLE_FIELDS:
+                c.add(("models", mid, key), f"unknown capability field '{key}'"
+                      f"{did_you_mean(key, M.OVERRIDABLE_FIELDS)}", at_key=True)
+                continue
+            want = getattr(template, key)
+            if not _same_kind(want, value):
+                c.add(("models", mid, key), f"expected {_kind_name(want)}, got {_show(value)}")
+    known = set(M.MODELS) | set(sb.models)
+    for mid in sb.pricing:
+        if mid not in known:
+            c.add(("pricing", mid), f"unknown model '{mid}'{did_you_mean(mid, known)}",
+                  at_key=True)
+    try:
+        parse_transition(sb.transition)
+    except ValueError:
+        c.add(("transition",), f"{_show(sb.transition)} is not a transition: use cut, "
+              "crossfade:SEC or fade:SEC (e.g. crossfade:0.5)")
+
+
+def _same_kind(template: Any, value: Any) -> bool:
+    if template is None:
+        return value is None or (isinstance(value, (int, float, str)) and not isinstance(value, bool))
+    if isinstance(template, bool):
+        return isinstance(value, bool)
+    if isinstance(template, (int, float)):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(template, tuple):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(template))
+
+
+def _kind_name(template: Any) -> str:
+    if isinstance(template, bool):
+        return "true or false"
+    if isinstance(template, (int, float)):
+        return "a number"
+    if isinstance(template, tuple):
+        return "a list"
+    return "text"
+
+
+def output_file_problem(out: str) -> str | None:
+    """Why ``output.file`` is not a safe relative file name inside the run directory, or None."""
+    if not out.strip():
+        return "is empty"
+    if PurePosixPath(out).is_absolute() or PureWindowsPath(out).is_absolute() or \
+            PureWindowsPath(out).drive:
+        return f"{_show(out)} is an absolute path: give a file name inside the run directory, " \
+               "e.g. video.mp4"
+    parts = re.split(r"[/\\]", out)
+    if ".." in parts:
+        return f"{_show(out)} leaves the run directory ('..'): give a file name inside it, " \
+               "e.g. video.mp4"
+    for part in parts:
+        if not OUTPUT_PART_RE.match(part):
+            return f"{_show(out)} is not a safe file name: use letters, digits, space, '.', '_', " \
+                   "'-' (not starting with '.' or '-')"
+    if not out.lower().endswith(OUTPUT_SUFFIXES):
+        return f"{_show(out)} must end in " + ", ".join(OUTPUT_SUFFIXES)
+    return None
+
+
+def _check_ids(c: _Checker) -> None:
+    seen: dict[str, int] = {}
+    for i, shot in enumerate(c.sb.shots):
+        explicit = c.sb.positions.values.get(("shots", i, "id")) is not None
+        if not ID_RE.match(shot.id or ""):
+            c.add(("shots", i, "id"), f"{_show(shot.id)} is not a valid id: use 1..64 of "
+                  "A-Z a-z 0-9 _ - (it names files)")
+        elif shot.id in seen:
+            first = seen[shot.id]
+            how = "" if explicit else f" (shots[{i}] gets it by default)"
+            c.add(("shots", i, "id") if explicit else ("shots", i),
+                  f"duplicate id '{shot.id}', already used by shots[{first}]{how}: ids must be "
+                  "unique")
+        else:
+            seen[shot.id] = i
+        if shot.name is not None and not shot.name.strip():
+            c.add(("shots", i, "name"), "is empty")
+        if not shot.prompt.strip():
+            c.add(("shots", i, "prompt"), "is empty: describe what happens in the shot")
+
+
+def _spec(c: _Checker, i: int) -> M.ModelSpec | None:
+    shot = c.sb.shots[i]
+    mid = c.sb.effective(shot, "model")
+    if mid is None:
+        c.field(i, "model", "no model: set `model:` at the top level, in defaults, or on the shot")
+        return None
+    try:
+        return c.sb.model_spec(shot)
+    except M.UnknownModel:
+        c.field(i, "model", f"unknown model '{mid}'{did_you_mean(mid, M.MODELS)}; known: "
+                + ", ".join(M.MODELS) + f". To use a new model id add models: {{{mid}: "
+                "{like: <known model id>}}")
+    except (KeyError, TypeError, ValueError):
+        pass  # bad override, reported by _check_top
+    return None
+
+
+def _models_with(attr: str, family: str | None = None) -> str:
+    names = [m.id for m in M.MODELS.values() if getattr(m, attr)]
+    same = [n for n in names if M.MODELS[n].family == family]
+    return ", ".join(same or names)
+
+
+def _check_structure(c: _Checker, i: int, shot: Shot, specs: list) -> None:
+    sb, spec = c.sb, specs[i]
+    starts = sb.starts_sequence(i)
+    refs = shot.references
+    if refs is not None:
+        if shot.image is not None or shot.last_image is not None:
+            which = "image" if shot.image is not None else "last_image"
+            c.add(("shots", i, "references"), f"references cannot be mixed with {which} (Ark "
+                  "forbids mixing reference mode with first/last-frame mode): use cut: true to "
+                  f"start a new sequence with references, or drop the {which}")
+        elif i > 0 and not shot.cut:
+            c.add(("shots", i, "references"), f"a shot with references cannot chain from "
+                  f"shots[{i - 1}]'s last frame (Ark forbids mixing reference and first-frame "
+                  "modes): use cut: true to start a new sequence with references, or drop the "
+                  "references")
+    if shot.last_image is not None and refs is None and starts and shot.image is None:
+        fix = "add image" if i == 0 else "add image, or chain from the previous shot (remove " \
+                                          "cut: true)"
+        c.add(("shots", i, "last_image"), f"last_image needs a first frame: {fix}")
+    if not starts and i > 0 and specs[i - 1] is not None and sb.effective(sb.shots[i - 1], "draft"):
+        c.add(("shots", i), f"chains from shots[{i - 1}], a draft clip, but draft clips return no "
+              f"last frame: set cut: true on shots[{i}] or remove draft from shots[{i - 1}]")
+    if spec is None:
+        return
+    mode = sb.mode(i)
+    if mode == "t2v" and not spec.t2v and shot.last_image is None:
+        c.add(("shots", i), f"{spec.id} cannot generate from text alone: give this shot an image "
+              f"(first frame), or use a text-to-video model ({_models_with('t2v', spec.family)})")
+    if mode in ("first_frame", "first_last") and not spec.first_frame:
+        if shot.image is not None:
+            c.add(("shots", i, "image"), f"{spec.id} does not accept a first-frame image: remove "
+                  f"image, or use an image-to-video model ({_models_with('first_frame', spec.family)})")
+        else:
+            c.add(("shots", i), f"chains from shots[{i - 1}]'s last frame, but {spec.id} has no "
+                  "first-frame mode: set cut: true to start a new sequence, or use another model "
+                  f"({_models_with('first_frame', spec.family)})")
+    if mode == "first_last" and not spec.first_last:
+        c.add(("shots", i, "last_image"), f"{spec.id} has no first-and-last-frame mode: remove "
+              f"last_image, or use another model ({_models_with('first_last', spec.family)})")
+    if refs is not None:
+        _check_reference_counts(c, i, refs, spec)
+
+
+def _check_reference_counts(c: _Checker, i: int, refs, spec: M.ModelSpec) -> None:
+    base = ("shots", i, "references")
+    if not (refs.images or refs.videos or refs.audio):
+        c.add(base, "is empty: give at least one reference image or video")
+        return
+    for kind, items, limit in (("images", refs.images, spec.max_reference_images),
+                               ("videos", refs.videos, spec.max_reference_videos),
+                               ("audio", refs.audio, spec.max_reference_audio)):
+        if not items:
+            continue
+        noun = {"images": "reference images", "videos": "reference videos",
+                "audio": "reference audio"}[kind]
+        if limit == 0:
+            c.add(base + (kind,), f"{spec.id} does not accept {noun} (models that do: "
+                  f"{_models_with('max_reference_' + ('audio' if kind == 'audio' else kind), spec.family)})")
+        elif len(items) > limit:
+            c.add(base + (kind,), f"{len(items)} {noun}; {spec.id} accepts at most {limit}")
+    if refs.audio and not (refs.images or refs.videos) and spec.max_reference_audio:
+        c.add(base + ("audio",), f"reference audio alone is not allowed on {spec.id}: add at "
+              "least one reference image or video")
+
+
+def _check_params(c: _Checker, i: int, shot: Shot, spec: M.ModelSpec) -> None:
+    sb = c.sb
+    eff = {name: sb.effective(shot, name) for name in SHOT_FIELD_NAMES}
+    mode = sb.mode(i)
+    if eff["generate_audio"] and not spec.audio:
+        c.field(i, "generate_audio", f"true is not supported by {spec.id} (it makes silent video):"
+                f" set generate_audio: false, or use a model with audio ({_models_with('audio')})")
+    if eff["seed"] is not None:
+        if not spec.seed:
+            c.field(i, "seed", f"seed is not supported by {spec.id}: remove it")
+        elif not SEED_MIN <= eff["seed"] <= SEED_MAX:
+            c.field(i, "seed", f"{eff['seed']} is out of range {SEED_MIN}..{SEED_MAX}")
+    if eff["camera_fixed"]:
+        if not spec.camera_fixed:
+            c.field(i, "camera_fixed", f"camera_fixed is not supported by {spec.id}: remove it")
+        elif mode == "references" and not spec.camera_fixed_with_references:
+            c.field(i, "camera_fixed", f"camera_fixed is not supported with reference images on "
+                    f"{spec.id}: remove it")
+    if eff["draft"]:
+        if not spec.draft:
+            c.field(i, "draft", f"draft is not supported by {spec.id} (only "
+                    f"{_models_with('draft')})")
+        else:
+            if eff["resolution"] not in (None, "480p"):
+                c.field(i, "resolution", f"{eff['resolution']} with draft: true; draft clips are "
+                        "always 480p: set resolution: 480p or remove draft")
+            if eff["service_tier"] == "flex":
+                c.field(i, "service_tier", "flex cannot be used with draft: true")
+    if eff["service_tier"] == "flex" and not spec.flex:
+        c.field(i, "service_tier", f"flex is not supported by {spec.id}: remove service_tier or "
+                "use default")
+    d = eff["duration"]
+    if d is not None and not spec.duration_ok(d):
+        extra = " (or -1: the model chooses)" if spec.auto_duration else ""
+        c.field(i, "duration", f"{d} is out of range {spec.min_duration}..{spec.max_duration} for "
+                f"{spec.id}{extra}")
+    f = eff["frames"]
+    if f is not None:
+        if not spec.frames:
+            c.field(i, "frames", f"frames is not supported by {spec.id} (1.0 models only): use "
+                    f"duration ({spec.allowed_durations()} s)")
+        elif not M.frames_valid(f):
+            c.field(i, "frames", f"{f} is not a valid frame count: use 25+4n in "
+                    f"{M.FRAMES_MIN}..{M.FRAMES_MAX} (e.g. 121 = 5 s)")
+        if shot.frames is not None and shot.duration is not None:
+            c.add(("shots", i, "frames"), "give duration or frames, not both")
+    res = eff["resolution"]
+    if res is not None:
+        if res not in M.RESOLUTIONS:
+            c.field(i, "resolution", f"{_show(res)} is not a resolution"
+                    f"{did_you_mean(res, M.RESOLUTIONS)}: use one of {', '.join(spec.resolutions)}")
+        elif res not in spec.resolutions:
+            c.field(i, "resolution", f"{res} is not available on {spec.id} (allowed: "
+                    f"{', '.join(spec.resolutions)})")
+        elif mode == "references" and spec.reference_resolutions and \
+                res not in spec.reference_resolutions:
+            c.field(i, "resolution", f"{res} is not available with reference images on {spec.id} "
+                    f"(allowed: {', '.join(spec.reference_resolutions)})")
+    elif mode == "references" and spec.reference_resolutions and \
+            spec.default_resolution not in spec.reference_resolutions:
+        c.add(("shots", i), f"{spec.id}'s default resolution {spec.default_resolution} is not "
+              f"available with reference images: set resolution ({', '.join(spec.reference_resolutions)})")
+    ratio = eff["ratio"]
+    if ratio is not None and ratio not in M.RATIOS_WITH_ADAPTIVE:
+        c.field(i, "ratio", f"{_show(ratio)} is not a ratio{did_you_mean(ratio, M.RATIOS)}: use "
+                "one of " + ", ".join(M.RATIOS_WITH_ADAPTIVE))
+    elif ratio not in (None, "adaptive") and not sb.starts_sequence(i):
+        prev = sb.effective(sb.shots[i - 1], "ratio")
+        if prev not in (None, "adaptive") and prev != ratio:
+            c.field(i, "ratio", f"{ratio} differs from shots[{i - 1}]'s {prev}: shots[{i}] "
+                    "continues that clip's last frame, which would be cropped and the seam would "
+                    f"jump; use {prev} or adaptive, or set cut: true")
+
+
+def _check_media(c: _Checker, i: int, shot: Shot, spec: M.ModelSpec) -> None:
+    if not c.check_media:
+        return
+    sb = c.sb
+    inline = 0
+    images = [(("shots", i, "image"), shot.image), (("shots", i, "last_image"), shot.last_image)]
+    if shot.references is not None:
+        images += [(("shots", i, "references", "images", k), r)
+                   for k, r in enumerate(shot.references.images)]
+    for path, ref in images:
+        if ref is None:
+            continue
+        if is_url(ref):
+            if ref.startswith("data:") and not ref.startswith("data:image/"):
+                c.add(path, "a data: URL here must be an image (data:image/<fmt>;base64,...)")
+            elif ref.startswith("asset://") and spec.family == "1.0":
+                c.add(path, f"asset:// inputs need a 2.0 model, not {spec.id}")
+            continue
+        local = sb.resolve_media(ref)
+        try:
+            info = image_info(local)
+        except MediaError as exc:
+            c.add(path, f"{exc}: {ref}" + _looked_in(sb, ref))
+            continue
+        for msg in image_problems(info, spec):
+            c.add(path, f"{msg}: {ref}")
+        inline += base64_size(info.size)
+    if shot.references is not None:
+        for k, ref in enumerate(shot.references.videos):
+            if not ref.startswith(("http://", "https://", "asset://")):
+                c.add(("shots", i, "references", "videos", k), f"{_show(ref)}: reference videos "
+                      "must be URLs (http(s):// or asset://); Ark rejects inline video: upload it")
+        for k, ref in enumerate(shot.references.audio):
+            if is_url(ref):
+                continue
+            local = sb.resolve_media(ref)
+            for msg in audio_problems(local):
+                c.add(("shots", i, "references", "audio", k), f"{msg}: {ref}" + _looked_in(sb, ref))
+            if os.path.isfile(local):
+                inline += base64_size(os.path.getsize(local))
+    if inline > M.REQUEST_MAX_BYTES - 1024 * 1024:
+        c.add(("shots", i), f"inlined media make the request {inline / 1048576:.0f} MB; Ark "
+              f"accepts at most {M.REQUEST_MAX_BYTES // 1048576} MB: use URLs or smaller files")
+
+
+def _looked_in(sb: Storyboard, ref: str) -> str:
+    return "" if os.path.isabs(ref) or os.path.exists(sb.resolve_media(ref)) else \
+        f" (relative to {sb.base_dir})"
+
+
+def _duration_floor(c: _Checker, i: int, spec: M.ModelSpec | None) -> float | None:
+    if spec is None:
+        return None
+    shot = c.sb.shots[i]
+    frames = c.sb.effective(shot, "frames")
+    if frames is not None and spec.frames:
+        return (frames - 1) / M.FPS
+    d = c.sb.effective(shot, "duration")
+    if d is None:
+        return 5.0 if spec.duration_ok(5) else float(spec.min_duration)
+    return float(spec.min_duration) if d == -1 else float(d)
+
+
+def _check_transitions(c: _Checker, specs: list) -> None:
+    sb = c.sb
+    try:
+        default_kind, default_sec = parse_transition(sb.transition)
+    except ValueError:
+        default_kind, default_sec = "cut", 0.0
+    for i, shot in enumerate(sb.shots):
+        own = shot.transition
+        if own is not None:
+            try:
+                kind, sec = parse_transition(own)
+            except ValueError:
+                c.add(("shots", i, "transition"), f"{_show(own)} is not a transition: use cut, "
+                      "crossfade:SEC or fade:SEC (e.g. crossfade:0.5)")
+                continue
+            if i > 0 and not sb.starts_sequence(i):
+                c.add(("shots", i, "transition"), f"shots[{i}] chains seamlessly from "
+                      f"shots[{i - 1}], so it has no transition: add cut: true or remove transition")
+                continue
+            if i == 0 and kind == "crossfade":
+                c.add(("shots", i, "transition"), "the first shot has nothing to crossfade from: "
+                      "use fade:SEC (fade in from black) or cut")
+                continue
+            path = ("shots", i, "transition")
+        elif i > 0 and sb.starts_sequence(i):
+            kind, sec, path = default_kind, default_sec, ("transition",)
+        else:
+            continue
+        if kind == "cut":
+            continue
+        if sec <= 0:
+            c.add(path, f"{kind} needs a length above 0 s")
+            continue
+        durs = [_duration_floor(c, i, specs[i])]
+        if kind == "crossfade":
+            durs.append(_duration_floor(c, i - 1, specs[i - 1]))
+        durs = [d for d in durs if d is not None]
+        if durs and sec >= min(durs):
+            msg = f"{kind}:{sec:g} is not shorter than the clips it joins ({min(durs):g} s)"
+            if path[0] == "transition":
+                c.grouped.setdefault((path, msg), []).append(f"shots[{i}]")
+            else:
+                c.add(path, msg)
