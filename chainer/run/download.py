@@ -1,0 +1,121 @@
+"""Result downloads: streamed to a temp name, resumed with Range, verified by decoding, renamed.
+
+A file only ever appears under its final name once it decoded completely, so a crash mid-download
+leaves a ``.part`` file (resumed next time) and never a broken clip under ``clips/``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..ark.errors import ArkURLExpiredError, DownloadError
+
+
+@dataclass
+class VideoCheck:
+    frames: int
+    width: int
+    height: int
+    has_audio: bool
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_video(path: str | os.PathLike, *, expected_frames: int | None = None,
+                 size: tuple[int, int] | None = None) -> VideoCheck:
+    """Decode every frame of ``path``; raise :class:`DownloadError` if it is not a whole clip."""
+    from ..media.ffmpeg import FFmpegError, decode_frames
+    from ..media.probe import probe
+
+    try:
+        info = probe(path)
+    except FFmpegError as exc:
+        raise DownloadError(f"{Path(path).name}: not a readable video ({exc})") from None
+    if info.video is None:
+        raise DownloadError(f"{Path(path).name}: no video stream")
+    try:
+        n = sum(1 for _ in decode_frames(path, 16, 16, pix_fmt="gray", vf="scale=16:16"))
+    except FFmpegError as exc:
+        raise DownloadError(f"{Path(path).name}: does not decode ({exc})") from None
+    if n == 0:
+        raise DownloadError(f"{Path(path).name}: no decodable frames")
+    if expected_frames and abs(n - expected_frames) > 1:
+        raise DownloadError(f"{Path(path).name}: decoded {n} frames, expected {expected_frames} "
+                            "(truncated download?)")
+    if size and (info.video.width, info.video.height) != tuple(size):
+        raise DownloadError(f"{Path(path).name}: {info.video.width}x{info.video.height}, "
+                            f"expected {size[0]}x{size[1]}")
+    return VideoCheck(n, info.video.width, info.video.height, info.audio is not None)
+
+
+def verify_png(path: str | os.PathLike, *, size: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Decode an image fully; raise :class:`DownloadError` if it is truncated or the wrong size."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            got = im.size
+    except Exception as exc:  # noqa: BLE001 - any decoder complaint means a bad file
+        raise DownloadError(f"{Path(path).name}: not a decodable image ({exc})") from None
+    if size and tuple(got) != tuple(size):
+        raise DownloadError(f"{Path(path).name}: {got[0]}x{got[1]}, expected {size[0]}x{size[1]}")
+    return got
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def fetch(client, url: str, final: Path, part: Path, *, verify: Callable[[Path], object],
+          before_rename: Callable[[str, int], None] | None = None, attempts: int = 3,
+          on_bytes: Callable[[int], None] | None = None) -> tuple[str, int]:
+    """Download ``url`` to ``part`` (resuming it), verify, then atomically rename to ``final``.
+
+    ``before_rename(sha256, size)`` runs after verification and before the rename (the journal
+    records the expected hash there). A file that downloads but fails verification is discarded
+    and fetched again from scratch, up to ``attempts`` times. :class:`ArkURLExpiredError` passes
+    through untouched: the caller decides whether that means a new task.
+    """
+    final, part = Path(final), Path(part)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            client.download(url, part, on_bytes=on_bytes)
+        except ArkURLExpiredError:
+            raise
+        except DownloadError as exc:
+            last = exc
+            continue
+        try:
+            verify(part)
+        except DownloadError as exc:
+            last = exc
+            part.unlink(missing_ok=True)
+            continue
+        sha, size = sha256_file(part), part.stat().st_size
+        if before_rename:
+            before_rename(sha, size)
+        os.replace(part, final)
+        fsync_dir(final.parent)
+        return sha, size
+    raise DownloadError(f"{final.name}: download failed after {attempts} attempts: {last}")
