@@ -1,0 +1,82 @@
+"""``chainer plan FILE``: every shot's sequence, mode, size, tokens and cost. No network."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..errors import InputError
+from ..models import MODELS
+from ..plan import Plan, build_plan
+
+MODES = {"t2v": "text", "first_frame": "first frame", "first_last": "first+last",
+         "references": "references"}
+
+
+def parse_prices(values: tuple[str, ...]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for value in values:
+        model, sep, price = value.partition("=")
+        try:
+            number = float(price)
+        except ValueError:
+            number = -1.0
+        if not sep or not model.strip() or number < 0:
+            raise InputError(f"--price {value!r}: expected MODEL=CNY_PER_MILLION_TOKENS, "
+                             "e.g. --price doubao-seedance-2-0-260128=46")
+        out[model.strip()] = number
+    return out
+
+
+def _money(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:,.2f}"
+
+
+def render_plan(plan: Plan, console) -> None:
+    from rich.table import Table
+
+    sb = plan.storyboard
+    title = f"{sb.title} — {len(plan.shots)} shots, {len(plan.sequences)} sequences"
+    if plan.draft:
+        title += " (draft: fast models, 480p)"
+    table = Table(title=title, show_lines=False)
+    for col, just in (("#", "right"), ("shot", "left"), ("seq", "right"), ("chains from", "left"),
+                      ("mode", "left"), ("model", "left"), ("size", "right"), ("dur", "right"),
+                      ("frames", "right"), ("est tokens", "right"), (f"est {plan.currency}", "right")):
+        table.add_column(col, justify=just, overflow="fold")
+    for s in plan.shots:
+        dur = f"≤{s.seconds:g}s" if s.duration_auto else f"{s.seconds:g}s"
+        model = s.model.name if s.model.id in MODELS else s.model.id
+        table.add_row(str(s.index + 1), s.id, str(s.sequence + 1), s.chained_from or "—",
+                      MODES[s.mode], model,
+                      f"{s.width}×{s.height}", dur, str(s.frames), f"{s.est_tokens:,}",
+                      _money(s.est_cost))
+    console.print(table)
+    cost = _money(plan.total_cost)
+    if plan.total_cost is not None and not plan.cost_complete:
+        cost += " + unknown"
+    cp = plan.critical_path
+    console.print(f"Total: {plan.paid_tasks} paid tasks, {plan.seconds:g} s of video, "
+                  f"{plan.total_tokens:,} est tokens, est cost {cost} {plan.currency}")
+    console.print(f"Critical path: sequence {cp.index + 1} ({len(cp.shots)} shots, "
+                  f"{cp.seconds:g} s of video, ~{cp.est_wall_seconds / 60:.1f} min of generation; "
+                  "sequences run in parallel)")
+    for note in plan.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
+@click.command("plan")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--draft", is_flag=True, help="Plan a cheap preview: fast model variants, 480p.")
+@click.option("--price", "prices", multiple=True, metavar="MODEL=CNY",
+              help="Price in CNY per million tokens for a model (repeatable).")
+def command(file: str, as_json: bool, draft: bool, prices: tuple[str, ...]) -> None:
+    """Show what rendering FILE would request and cost: sequences, modes, sizes, tokens."""
+    plan = build_plan(file, draft=draft, pricing=parse_prices(prices))
+    if as_json:
+        click.echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    render_plan(plan, Console(width=max(110, Console().width)))
