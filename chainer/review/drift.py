@@ -1,0 +1,279 @@
+"""Colour drift across chained shots: measure it, and (``drift_guard: match``) correct it.
+
+Chaining last frames accumulates small colour and contrast shifts: every shot starts from the
+previous shot's last frame and drifts a little further. Per shot we measure the mean and spread of
+L*, a*, b* on its first and last frame against the *reference*: the first frame of the first shot
+of its sequence. One number per frame, ``drift = sqrt(ΔE(means)² + Δ(spreads)²)`` (Lab units),
+sums it up; the report shows the last frame's (the one that was sent on).
+
+``match`` grades each shot toward the reference with a per-channel affine transfer in Lab
+(Reinhard): one transfer computed from the shot's first frame, one from its last, both baked into
+33³ ``.cube`` LUTs and applied by ffmpeg (``lut3d``), mixing linearly from the first to the last
+frame. Because shot N+1's first frame *is* shot N's last frame, the transfer at the end of N and at
+the start of N+1 are the same map: the grade is continuous across the seam, no step at the cut.
+Shots already within ``threshold`` of the reference are left untouched (no generation loss).
+Note what this cannot know: an intended change of look inside a sequence (sunrise → noon) is
+drift to it; use ``report`` (the default) for such sequences, or split them into sequences.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from .colour import LabStats, Transfer, delta_e, drift_score, spread_ratio, write_cube
+from .frames import read_first_last, read_image
+
+DRIFT_GUARDS = ("off", "report", "match")
+STATS_WIDTH = 256          # frames are measured area-scaled to this width: stable and fast
+
+
+@dataclass
+class FrameDrift:
+    stats: LabStats
+    drift: float           # sqrt(ΔE(means)² + Δ(spreads)²) against the reference
+    delta_e: float         # ΔE76 of the mean colours
+    spread_ratio: float    # L* spread / reference L* spread
+
+    @classmethod
+    def against(cls, stats: LabStats, ref: LabStats) -> "FrameDrift":
+        return cls(stats, drift_score(stats, ref), delta_e(stats, ref), spread_ratio(stats, ref))
+
+    def to_dict(self) -> dict:
+        d = self.stats.to_dict()
+        d.update(drift=round(self.drift, 3), delta_e=round(self.delta_e, 3),
+                 spread_ratio=round(self.spread_ratio, 4))
+        return d
+
+
+@dataclass
+class ShotDrift:
+    shot_id: str
+    sequence: object
+    reference: str                # shot id whose first frame is the reference
+    first: FrameDrift
+    last: FrameDrift
+    frames: int
+    clip: str
+
+    @property
+    def drift(self) -> float:
+        """The shot's drift number: its last frame's (what was sent on to the next shot)."""
+        return self.last.drift
+
+    def to_dict(self) -> dict:
+        return {"shot_id": self.shot_id, "sequence": self.sequence, "reference": self.reference,
+                "drift": round(self.drift, 3), "first": self.first.to_dict(),
+                "last": self.last.to_dict(), "frames": self.frames, "clip": self.clip}
+
+
+def _check_guard(mode: str) -> str:
+    if mode not in DRIFT_GUARDS:
+        raise InputError(f"drift_guard: {mode!r} is not one of {', '.join(DRIFT_GUARDS)}")
+    return mode
+
+
+def clip_stats(clip: str | os.PathLike) -> tuple[LabStats, LabStats, int]:
+    """Lab stats of a clip's first and last frame, and its frame count."""
+    first, last, n = read_first_last(clip, max_width=STATS_WIDTH)
+    return LabStats.of(first), LabStats.of(last), n
+
+
+def image_stats(path: str | os.PathLike) -> LabStats:
+    """Lab stats of a still (e.g. a last-frame PNG)."""
+    from .frames import fit_size
+
+    img = read_image(path)
+    h, w = img.shape[:2]
+    if w > STATS_WIDTH:
+        from PIL import Image
+
+        tw, th = fit_size(w, h, STATS_WIDTH)
+        img = np.asarray(Image.fromarray(img).resize((tw, th), Image.BOX))
+    return LabStats.of(img)
+
+
+def measure_drift(clips_by_sequence: Mapping[object, Sequence[tuple[str, str | os.PathLike]]], *,
+                  references: Mapping[object, LabStats] | None = None,
+                  cache: dict | None = None) -> dict[str, ShotDrift]:
+    """Per-shot drift. ``clips_by_sequence``: {sequence: [(shot_id, clip), ...] in order}.
+
+    The reference of a sequence is its first shot's first frame unless ``references`` gives one.
+    ``cache`` (optional, {clip path: (first, last, n)}) avoids decoding a clip twice.
+    """
+    out: dict[str, ShotDrift] = {}
+    for seq, items in clips_by_sequence.items():
+        items = list(items)
+        if not items:
+            continue
+        ref = references.get(seq) if references else None
+        ref_id = str(items[0][0])
+        for shot_id, clip in items:
+            key = os.fspath(clip)
+            if cache is not None and key in cache:
+                first, last, n = cache[key]
+            else:
+                first, last, n = clip_stats(clip)
+                if cache is not None:
+                    cache[key] = (first, last, n)
+            if ref is None:
+                ref = first
+            out[str(shot_id)] = ShotDrift(str(shot_id), seq, ref_id, FrameDrift.against(first, ref),
+                                          FrameDrift.against(last, ref), n, key)
+    return out
+
+
+# ---- match --------------------------------------------------------------------------------------
+
+@dataclass
+class MatchPlan:
+    start: Transfer
+    end: Transfer
+
+    def single(self, tol_scale: float = 0.01, tol_offset: float = 0.5) -> Transfer | None:
+        """One transfer good for the whole shot when start and end (nearly) agree."""
+        ds = max(abs(a - b) for a, b in zip(self.start.scale, self.end.scale))
+        do = max(abs(a - b) for a, b in zip(self.start.offset, self.end.offset))
+        if ds <= tol_scale and do <= tol_offset:
+            return Transfer(tuple((a + b) / 2 for a, b in zip(self.start.scale, self.end.scale)),
+                            tuple((a + b) / 2 for a, b in zip(self.start.offset, self.end.offset)))
+        return None
+
+
+def plan_match(first: LabStats, last: LabStats, reference: LabStats, *,
+               strength: float = 1.0) -> MatchPlan:
+    return MatchPlan(Transfer.reinhard(first, reference, strength=strength),
+                     Transfer.reinhard(last, reference, strength=strength))
+
+
+def _grade(src: Path, dst: Path, plan: MatchPlan, n_frames: int, fps: float) -> list[Path]:
+    from ..media.ffmpeg import grade_lut3d
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    single = plan.single() if n_frames > 1 else plan.start
+    if single is not None:
+        lut = dst.with_suffix(".cube")
+        write_cube(lut, single, title=f"chainer drift match {src.stem}")
+        grade_lut3d(src, dst, [lut])
+        return [lut]
+    luts = [dst.with_suffix(".start.cube"), dst.with_suffix(".end.cube")]
+    write_cube(luts[0], plan.start, title=f"chainer drift match {src.stem} (first frame)")
+    write_cube(luts[1], plan.end, title=f"chainer drift match {src.stem} (last frame)")
+    grade_lut3d(src, dst, luts, ramp_seconds=(n_frames - 1) / fps)
+    return luts
+
+
+def _fps_of(path) -> float:
+    from ..media.probe import probe
+
+    info = probe(path)
+    return float(info.video.fps) if info.video and info.video.fps else 24.0
+
+
+def match_clip(src: str | os.PathLike, dst: str | os.PathLike, reference_stats: LabStats, *,
+               strength: float = 1.0) -> Path:
+    """Grade ``src`` toward ``reference_stats`` into ``dst`` (x264 CRF 16, audio copied).
+
+    The LUT(s) used are written next to ``dst`` (``.cube``; one, or ``.start``/``.end``)."""
+    src, dst = Path(src), Path(dst)
+    first, last, n = clip_stats(src)
+    _grade(src, dst, plan_match(first, last, reference_stats, strength=strength), n, _fps_of(src))
+    return dst
+
+
+def correct_frame_png(src: str | os.PathLike, dst: str | os.PathLike, reference_stats: LabStats, *,
+                      strength: float = 1.0) -> dict:
+    """Grade a still (the last frame about to be sent on as the next first frame) toward the
+    reference, exactly (in numpy, no LUT). Returns {"before": stats, "after": stats, "transfer"}.
+
+    Use it together with ``match`` on the clips: the clip's end transfer is computed from the same
+    frame, so the graded clip ends exactly where the next (already corrected) shot starts."""
+    img = read_image(src)
+    before = LabStats.of(img)
+    t = Transfer.reinhard(before, reference_stats, strength=strength)
+    out = t.apply_rgb(img)
+    from PIL import Image
+
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(out).save(dst)
+    return {"before": before, "after": LabStats.of(out), "transfer": t}
+
+
+@dataclass
+class GuardResult:
+    shot_id: str
+    clip: Path                      # what the assembly should use
+    original: Path
+    corrected: bool
+    before: ShotDrift
+    after: ShotDrift | None = None
+    luts: list[Path] = field(default_factory=list)
+    transfer: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {"shot_id": self.shot_id, "clip": str(self.clip), "original": str(self.original),
+                "corrected": self.corrected, "before": self.before.to_dict(),
+                "after": self.after.to_dict() if self.after else None,
+                "luts": [str(p) for p in self.luts], "transfer": self.transfer}
+
+
+def apply_drift_guard(shots: Iterable[tuple[str, object, str | os.PathLike]],
+                      workdir: str | os.PathLike, *, mode: str = "match", strength: float = 1.0,
+                      threshold: float = 1.0) -> dict[str, GuardResult]:
+    """Run the drift guard over ``(shot_id, sequence, clip)`` triples (storyboard order).
+
+    ``off``: nothing is measured, every clip stays. ``report``: measured, clips stay.
+    ``match``: each shot whose first or last frame drifts more than ``threshold`` from its
+    sequence's reference is graded into ``workdir/<shot_id>.mp4``; the others stay. Writes
+    ``workdir/drift.json`` (what write_review shows as before/after). Returns {shot_id: result}.
+    """
+    _check_guard(mode)
+    triples = [(str(s), q, Path(c)) for s, q, c in shots]
+    if mode == "off":
+        return {}
+    workdir = Path(workdir)
+    by_seq: dict[object, list[tuple[str, Path]]] = {}
+    for sid, seq, clip in triples:
+        by_seq.setdefault(seq, []).append((sid, clip))
+    cache: dict = {}
+    before = measure_drift(by_seq, cache=cache)
+    refs = {seq: cache[os.fspath(items[0][1])][0] for seq, items in by_seq.items()}
+    results: dict[str, GuardResult] = {}
+    for sid, seq, clip in triples:
+        b = before[sid]
+        res = GuardResult(sid, clip, clip, False, b)
+        if mode == "match" and max(b.first.drift, b.last.drift) > threshold:
+            plan = plan_match(b.first.stats, b.last.stats, refs[seq], strength=strength)
+            dst = workdir / f"{sid}.mp4"
+            res.luts = _grade(clip, dst, plan, b.frames, _fps_of(clip))
+            res.clip, res.corrected = dst, True
+            res.transfer = {"start": plan.start.to_dict(), "end": plan.end.to_dict()}
+        results[sid] = res
+    if mode == "match":
+        graded = {seq: [(sid, results[sid].clip) for sid, _ in items] for seq, items in by_seq.items()}
+        after = measure_drift(graded, references=refs, cache=cache)
+        for sid, res in results.items():
+            res.after = after[sid]
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "drift.json").write_text(json.dumps(
+        {"mode": mode, "strength": strength, "threshold": threshold,
+         "references": {str(k): v.to_dict() for k, v in refs.items()},
+         "shots": [r.to_dict() for r in results.values()]}, indent=2))
+    return results
+
+
+def load_guard_results(path: str | os.PathLike) -> dict | None:
+    """The ``drift.json`` apply_drift_guard wrote, or None."""
+    p = Path(path)
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+
