@@ -33,17 +33,19 @@ def _money(value: float | None) -> str:
 
 
 def render_plan(plan: Plan, console) -> None:
+    from rich import box
     from rich.table import Table
 
     sb = plan.storyboard
-    title = f"{sb.title} — {len(plan.shots)} shots, {len(plan.sequences)} sequences"
+    n, m = len(plan.shots), len(plan.sequences)
+    title = f"{sb.title} — {n} shot{'s' * (n != 1)}, {m} sequence{'s' * (m != 1)}"
     if plan.draft:
         title += " (draft: fast models, 480p)"
-    table = Table(title=title, show_lines=False)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
     for col, just in (("#", "right"), ("shot", "left"), ("seq", "right"), ("chains from", "left"),
                       ("mode", "left"), ("model", "left"), ("size", "right"), ("dur", "right"),
                       ("frames", "right"), ("est tokens", "right"), (f"est {plan.currency}", "right")):
-        table.add_column(col, justify=just, overflow="fold")
+        table.add_column(col, justify=just, no_wrap=col != "shot")
     for s in plan.shots:
         dur = f"≤{s.seconds:g}s" if s.duration_auto else f"{s.seconds:g}s"
         model = s.model.name if s.model.id in MODELS else s.model.id
@@ -79,4 +81,4 @@ def command(file: str, as_json: bool, draft: bool, prices: tuple[str, ...]) -> N
         return
     from rich.console import Console
 
-    render_plan(plan, Console(width=max(110, Console().width)))
+    render_plan(plan, Console(width=max(130, Console().width)))
