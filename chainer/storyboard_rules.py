@@ -76,8 +76,20 @@ _KIND = {"string_type": "text", "int_type": "a whole number", "int_parsing": "a 
 
 def pydantic_problems(exc: PydanticValidationError, pos: Positions, file: str) -> list[Problem]:
     out = []
-    for err in exc.errors():
+    errors = exc.errors()
+    # a misspelt required field ('promt') is reported once, as the unknown field
+    typo_targets = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            cls = _model_at(tuple(err["loc"][:-1]))
+            match = difflib.get_close_matches(str(err["loc"][-1]), list(cls.model_fields) if cls
+                                              else [], n=1, cutoff=0.6)
+            if match:
+                typo_targets.add(tuple(err["loc"][:-1]) + (match[0],))
+    for err in errors:
         loc = tuple(p for p in err["loc"] if p != "[key]")
+        if err["type"] == "missing" and loc in typo_targets:
+            continue
         kind, inp = err["type"], err.get("input")
         at_key = False
         if kind == "extra_forbidden":
@@ -102,7 +114,9 @@ def pydantic_problems(exc: PydanticValidationError, pos: Positions, file: str) -
         elif kind == "too_short" and loc == ("shots",):
             msg = "needs at least one shot"
         elif kind in ("greater_than_equal", "greater_than"):
-            msg = f"{_show(inp)} must be >= {err['ctx'].get('ge', err['ctx'].get('gt'))}"
+            bound = err["ctx"].get("ge", err["ctx"].get("gt"))
+            op = ">=" if kind == "greater_than_equal" else ">"
+            msg = f"{_show(inp)} must be {op} {bound:g}"
         else:
             msg = err["msg"]
         line, col = pos.of_key(loc) if at_key else pos.of_value(loc)
@@ -266,6 +280,8 @@ def _spec(c: _Checker, i: int) -> M.ModelSpec | None:
     try:
         return c.sb.model_spec(shot)
     except M.UnknownModel:
+        if mid in c.sb.models:
+            return None  # its override is broken: reported by _check_top
         c.field(i, "model", f"unknown model '{mid}'{did_you_mean(mid, M.MODELS)}; known: "
                 + ", ".join(M.MODELS) + f". To use a new model id add models: {{{mid}: "
                 "{like: <known model id>}}")
@@ -409,7 +425,7 @@ def _check_params(c: _Checker, i: int, shot: Shot, spec: M.ModelSpec) -> None:
               f"available with reference images: set resolution ({', '.join(spec.reference_resolutions)})")
     ratio = eff["ratio"]
     if ratio is not None and ratio not in M.RATIOS_WITH_ADAPTIVE:
-        c.field(i, "ratio", f"{_show(ratio)} is not a ratio{did_you_mean(ratio, M.RATIOS)}: use "
+        c.field(i, "ratio", f"{_show(ratio)} is not a ratio{_ratio_hint(ratio)}: use "
                 "one of " + ", ".join(M.RATIOS_WITH_ADAPTIVE))
     elif ratio not in (None, "adaptive") and not sb.starts_sequence(i):
         prev = sb.effective(sb.shots[i - 1], "ratio")
@@ -417,6 +433,13 @@ def _check_params(c: _Checker, i: int, shot: Shot, spec: M.ModelSpec) -> None:
             c.field(i, "ratio", f"{ratio} differs from shots[{i - 1}]'s {prev}: shots[{i}] "
                     "continues that clip's last frame, which would be cropped and the seam would "
                     f"jump; use {prev} or adaptive, or set cut: true")
+
+
+def _ratio_hint(text: str) -> str:
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*[:/x]\s*(\d+(?:\.\d+)?)\s*$", text)
+    if m and float(m.group(1)) > 0 and float(m.group(2)) > 0:
+        return f" (did you mean '{M.closest_ratio(float(m.group(1)), float(m.group(2)))}'?)"
+    return did_you_mean(text, M.RATIOS_WITH_ADAPTIVE)
 
 
 def _check_media(c: _Checker, i: int, shot: Shot, spec: M.ModelSpec) -> None:
