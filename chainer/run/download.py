@@ -119,3 +119,44 @@ def fetch(client, url: str, final: Path, part: Path, *, verify: Callable[[Path],
         fsync_dir(final.parent)
         return sha, size
     raise DownloadError(f"{final.name}: download failed after {attempts} attempts: {last}")
+
+
+ASSUMED_URL_TTL = 86400.0        # Ark result URLs live 24 h (ark-api.md section 5.1)
+URL_SAFETY_MARGIN = 1800.0       # do not hand out a URL that expires within 30 minutes
+
+
+def url_expires_at(url: str) -> float | None:
+    """Expiry (epoch seconds) when the signed URL says so (TOS / S3 / generic ``expires``)."""
+    import calendar
+    import time as _time
+    from urllib.parse import parse_qs, urlsplit
+
+    q = {k.lower(): v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+    for date_key, ttl_key in (("x-tos-date", "x-tos-expires"), ("x-amz-date", "x-amz-expires")):
+        if date_key in q and ttl_key in q:
+            try:
+                raw = q[date_key]
+                start = float(raw) if raw.isdigit() else calendar.timegm(
+                    _time.strptime(raw, "%Y%m%dT%H%M%SZ"))
+                return start + float(q[ttl_key])
+            except (ValueError, OverflowError):
+                return None
+    for key in ("expires", "expires_at", "exp", "e"):
+        if key in q:
+            try:
+                value = float(q[key])
+            except ValueError:
+                continue
+            return value if value > 1e9 else None
+    return None
+
+
+def url_fresh(url: str | None, fetched_at: float | None, now: float, *,
+              ttl: float = ASSUMED_URL_TTL, margin: float = URL_SAFETY_MARGIN) -> bool:
+    """Whether a result URL can still be handed to the provider (and fetched by it)."""
+    if not url or fetched_at is None:
+        return False
+    exp = url_expires_at(url)
+    if exp is None:
+        exp = fetched_at + ttl
+    return now + margin < exp
