@@ -101,13 +101,14 @@ def make_summary(run_dir: Path, shots: list[dict], stitch: dict | None, *, title
                  output="final.mp4") -> dict:
     """A summary.json-format dict. ``shots``: dicts with at least id, sequence, clip (Path)."""
     out_shots = []
-    t = 0.0
+    succeeded: dict[str, float] = {}
     for i, s in enumerate(shots):
         clip = Path(s["clip"])
-        sub = s.get("submitted", t)
+        # a chained shot is submitted when the shot it continues succeeded (it needs its last frame)
+        sub = succeeded.get(s.get("chained_from"), s.get("submitted", 0.1 * i))
         timings = {"submitted": sub, "queued": sub + 0.1, "running": sub + 2.0 + i % 3,
                    "succeeded": sub + 9.0 + i, "downloaded": sub + 10.0 + i}
-        t = timings["succeeded"] if s.get("chained_from") else t + 0.5
+        succeeded[s["id"]] = timings["succeeded"]
         shot = {"id": s["id"], "name": s.get("name", s["id"]), "index": i,
                 "sequence": s["sequence"], "position": s.get("position", i),
                 "chained_from": s.get("chained_from"), "mode": s.get("mode", "t2v"),

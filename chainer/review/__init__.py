@@ -1,1 +1,158 @@
-"""chainer.review"""
+"""chainer.review: what a producer looks at after a render, and what their editor opens.
+
+``write_review(run_dir, summary)`` writes into the run directory:
+
+- ``contact-sheet.png`` (+ ``contact-sheet-2.png`` ...): every seam, last frame of shot N beside
+  the first frame of shot N+1, scored (PSNR/SSIM vs in-shot motion), and per-shot thumbnails;
+- ``report.html`` (self-contained) and ``report.json``: per shot prompt, model, params, task,
+  seed, queue/run/download times, tokens and cost estimated vs actual, seam score, colour drift;
+  totals; charts of colour drift and of the render time line with its critical path;
+- ``chapters.txt``: YouTube description chapters ("0:00 Title");
+- ``timeline.otio`` (+ ``timeline.fcpxml`` / ``timeline.edl`` when the OTIO adapter packages are
+  installed): the edit as assembled, for an editor.
+
+Colour drift lives in :mod:`chainer.review.drift` (``measure_drift``, ``match_clip``,
+``apply_drift_guard``, ``correct_frame_png``).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .drift import (DRIFT_GUARDS, apply_drift_guard, correct_frame_png, image_stats, load_guard_results,
+                    match_clip, measure_drift)
+
+__all__ = ["write_review", "apply_drift_guard", "measure_drift", "match_clip", "correct_frame_png",
+           "image_stats", "DRIFT_GUARDS", "GRADED_DIR"]
+
+GRADED_DIR = "graded"   # where the orchestrator puts drift-matched clips: run_dir/graded/
+
+
+def _atomic_write(path: Path, data: str | bytes) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    if isinstance(data, bytes):
+        tmp.write_bytes(data)
+    else:
+        tmp.write_text(data, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _resolve(run_dir: Path, p) -> Path | None:
+    if not p:
+        return None
+    p = Path(p)
+    return p if p.is_absolute() else run_dir / p
+
+
+def _sequence_groups(shots: list[dict]) -> list[tuple[object, list[dict]]]:
+    """Shots grouped by sequence (storyboard order); without a ``sequence`` field, a shot that is
+    not chained to the previous one starts a new group."""
+    groups: dict[object, list[dict]] = {}
+    derived = -1
+    for s in shots:
+        seq = s.get("sequence")
+        if seq is None:
+            if not s.get("chained_from") or derived < 0:
+                derived += 1
+            seq = f"auto-{derived}"
+        groups.setdefault(seq, []).append(s)
+    return list(groups.items())
+
+
+def _drift(run_dir: Path, summary: dict, timeline, drift_guard: str, notes: list[str]):
+    if drift_guard == "off":
+        return None, None
+    groups = _sequence_groups(summary.get("shots") or [])
+    before_in: dict[object, list] = {}
+    for seq, shots in groups:
+        for s in shots:
+            clip = _resolve(run_dir, s.get("clip"))
+            if clip is None or not clip.exists():
+                notes.append(f"shot {s.get('id')}: clip {s.get('clip')!r} not found; no drift measured")
+                continue
+            before_in.setdefault(seq, []).append((str(s.get("id")), clip))
+    cache: dict = {}
+    before = measure_drift(before_in, cache=cache)
+    if drift_guard != "match":
+        return before, None
+    # the clips the assembly actually used: stitch segment paths, a shot's graded_clip, or the
+    # drift guard's record (run_dir/graded/drift.json); otherwise the original (not corrected)
+    used = {e.shot_id: e.path for e in timeline.entries if e.path.exists()}
+    guard = load_guard_results(run_dir / GRADED_DIR / "drift.json") or {}
+    guard_clips = {str(g["shot_id"]): Path(g["clip"]) for g in guard.get("shots", [])}
+    refs = {}
+    after_in: dict[object, list] = {}
+    for seq, items in before_in.items():
+        refs[seq] = cache[os.fspath(items[0][1])][0]
+        shot_by_id = {str(s.get("id")): s for _, ss in groups for s in ss}
+        for sid, clip in items:
+            graded = _resolve(run_dir, shot_by_id[sid].get("graded_clip"))
+            cand = [p for p in (graded, guard_clips.get(sid), used.get(sid)) if p is not None]
+            cand = [p if p.is_absolute() else run_dir / p for p in cand]
+            path = next((p for p in cand if p.exists() and p.resolve() != clip.resolve()), clip)
+            after_in.setdefault(seq, []).append((sid, path))
+    after = measure_drift(after_in, references=refs, cache=cache)
+    return before, after
+
+
+def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str = "report",
+                 seams_per_page: int = 12, export_formats: bool = True) -> dict[str, Path]:
+    """Write the review outputs of a run into ``run_dir``; returns {name: path} of what was written.
+
+    ``summary`` is the summary.json dict (see docs/architecture.md); optional fields may be missing.
+    ``drift_guard``: "off" (no drift measured), "report" (measure the downloaded clips) or "match"
+    (also measure the drift-matched clips the assembly used, shown as before → after)."""
+    from .chapters import chapter_lines, write_chapters, youtube_caveats
+    from .contact_sheet import collect_frames, measure_seams, render_contact_sheet
+    from .otio_export import write_otio
+    from .report import build_report, charts_for, render_html
+    from .timeline import build_timeline
+    from .drift import _check_guard
+
+    _check_guard(drift_guard)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    written: dict[str, Path] = {}
+    timeline = build_timeline(run_dir, summary)
+    if not timeline.entries:
+        notes.append("no clips to review (nothing was downloaded or stitched)")
+    for e in timeline.entries:
+        if not e.path.exists():
+            notes.append(f"shot {e.shot_id}: {e.path} not found")
+
+    frames = collect_frames(timeline)
+    seams = measure_seams(timeline, frames)
+    title = summary.get("title") or ""
+    sheets = render_contact_sheet(timeline, seams, frames, run_dir, title=title,
+                                  seams_per_page=seams_per_page)
+    for i, p in enumerate(sheets):
+        written["contact_sheet" if i == 0 else f"contact_sheet_{i + 1}"] = p
+    del frames
+
+    before, after = _drift(run_dir, summary, timeline, drift_guard, notes)
+
+    written["chapters"] = write_chapters(timeline, run_dir / "chapters.txt")
+    chapters = chapter_lines(timeline)
+    notes.extend(youtube_caveats(timeline))
+
+    meta = {"title": title, "storyboard": summary.get("storyboard"), "drift_guard": drift_guard}
+    exported, skipped = write_otio(timeline, run_dir, name=title or "chainer", run_dir=run_dir,
+                                   extra_formats=export_formats, metadata=meta)
+    for k, p in exported.items():
+        written["otio" if k == "otio" else {"fcpx_xml": "fcpxml", "cmx_3600": "edl"}[k]] = p
+    for adapter, why in skipped.items():
+        notes.append(f"{adapter} export skipped: {why}")
+
+    files = {k: os.path.relpath(p, run_dir) for k, p in written.items()}
+    files["report_json"] = "report.json"
+    files["report_html"] = "report.html"
+    report = build_report(summary, timeline, seams, drift_guard=drift_guard, drift_before=before,
+                          drift_after=after, files=files, notes=notes, chapters=chapters)
+    written["report_json"] = _atomic_write(run_dir / "report.json",
+                                           json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    written["report_html"] = _atomic_write(run_dir / "report.html",
+                                           render_html(report, charts_for(report)))
+    return written
