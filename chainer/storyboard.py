@@ -130,7 +130,8 @@ class Storyboard(_Strict):
                                        "doubao-seedance-2-0-260128.")
     defaults: ShotFields = Field(default_factory=ShotFields, description="Settings every shot "
                                  "inherits unless it gives its own.")
-    output: Output = Field(default_factory=Output)
+    output: Output = Field(default_factory=Output, description="The assembled video: file name, "
+                           "loudness target, chapter marks.")
     shots: Annotated[list[Shot], Field(min_length=1)] = Field(description="The shots, in order.")
     pricing: dict[StrictStr, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict, description="Price overrides: model id -> CNY per million tokens.")
@@ -287,9 +288,15 @@ def load_storyboard(path: str | Path, *, check_media: bool = True) -> Storyboard
     sb._base_dir = path.resolve().parent
     sb._positions = positions
     _fill_defaults(sb, path)
+    # values pydantic rejected were dropped: skip follow-up problems about them or the mapping
+    # that held them (e.g. "references is empty" after a misspelt `image:` inside it)
+    parents = {re.split(r"\.(?=[^.\[]*$)", s)[0] for s in schema_paths if "." in s}
+    parents = {q for q in parents if not q.endswith("]")}
     for p in check_storyboard(sb, file, check_media=check_media):
-        if not any(p.path == s or p.path.startswith((s + ".", s + "[")) for s in schema_paths):
-            problems.append(p)
+        if p.path in parents or any(p.path == s or p.path.startswith((s + ".", s + "["))
+                                    for s in schema_paths):
+            continue
+        problems.append(p)
     if problems:
         raise ValidationError(_sorted(problems))
     return sb

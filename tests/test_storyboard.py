@@ -57,6 +57,12 @@ CASES = [
         shots:
           - prompt: a
         """, ["F:2:1: titel: unknown field 'titel' (did you mean 'title'?)"]),
+    ("unknown-field-references", f"""
+        model: {V2}
+        shots:
+          - prompt: a
+            references: {{image: [b.jpg]}}
+        """, ["F:4:18: shots[0].references.image: unknown field 'image' (did you mean 'images'?)"]),
     ("unknown-field-defaults", f"""
         model: {V2}
         defaults:
