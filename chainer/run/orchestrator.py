@@ -343,9 +343,6 @@ class Runner:
                  "expected": s.est_wall_seconds if prov.name == "ark" else None}
                 for s in plan.shots]
         self.progress.begin(rows)
-        for st in states:
-            if st.action == "reuse":
-                self.progress.shot(st.shot_id, "reused", st.reason)
         self.client = ArkClient(prov.base_url, prov.api_key, transport=transport)
         interrupted = False
         try:

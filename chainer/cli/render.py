@@ -1,0 +1,72 @@
+"""``chainer render STORYBOARD``: render every shot (chained), download, assemble. Resumable."""
+from __future__ import annotations
+
+import click
+
+from ..errors import InputError
+
+
+@click.command("render")
+@click.argument("storyboard", type=click.Path(dir_okay=False))
+@click.option("-o", "--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default renders/<storyboard name>/, or renders/<name>-draft/).")
+@click.option("--provider", type=click.Choice(["auto", "ark", "emulator"]), default="auto",
+              show_default=True, help="auto: Ark when ARK_API_KEY is set, else the built-in emulator.")
+@click.option("--base-url", default=None, help="Ark base URL (default $ARK_BASE_URL or the "
+              "official cn-beijing endpoint); point it at a proxy or a `chainer emulator`.")
+@click.option("--concurrency", type=int, default=3, show_default=True,
+              help="Sequences rendered at once (shots within a sequence are always in order).")
+@click.option("--budget", type=float, default=None, metavar="AMOUNT",
+              help="Refuse to start above this estimate (CNY) and stop submitting before "
+                   "spent + in-flight would pass it.")
+@click.option("--draft", is_flag=True, help="Cheap preview: fast model variants at 480p, in "
+              "its own run directory.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before spending above the "
+              "confirmation threshold.")
+@click.option("--retry-failed", type=int, default=0, show_default=True, metavar="N",
+              help="Resubmit a failed shot up to N times.")
+@click.option("--cancel-on-interrupt", is_flag=True, help="On Ctrl-C, cancel (DELETE) tasks "
+              "still queued; by default they are left to finish and picked up by the next run.")
+@click.option("--progress", "progress_mode", type=click.Choice(["auto", "rich", "plain", "off"]),
+              default="auto", show_default=True, help="Live table on a terminal, plain lines otherwise.")
+@click.option("--emulator-latency", type=float, default=None, metavar="SECONDS",
+              help="In-process emulator: seconds each task stays running.")
+@click.option("--emulator-faults", type=click.Path(dir_okay=False), default=None,
+              help="In-process emulator: a faults file (JSON/YAML).")
+@click.option("--poll-interval", type=float, default=None, hidden=True,
+              help="Fixed fast polling/retry schedule (tests).")
+def command(storyboard, run_dir, provider, base_url, concurrency, budget, draft, yes,
+            retry_failed, cancel_on_interrupt, progress_mode, emulator_latency, emulator_faults,
+            poll_interval):
+    """Render STORYBOARD into one video: shot by shot, each chained from the previous shot's
+    last frame, every task recorded in RUN_DIR/journal.sqlite so a re-run resumes."""
+    from ..run.orchestrator import render
+
+    emulator_config = None
+    if emulator_latency is not None or emulator_faults is not None:
+        if provider == "ark":
+            raise InputError("--emulator-latency/--emulator-faults only apply to the built-in "
+                             "emulator (--provider emulator or auto without ARK_API_KEY)")
+        from ..emulator import EmulatorConfig
+
+        kwargs = {}
+        if emulator_latency is not None:
+            kwargs["latency"] = emulator_latency
+        if emulator_faults is not None:
+            kwargs["faults"] = emulator_faults
+        emulator_config = EmulatorConfig(**kwargs)
+    progress = {"auto": None, "off": False}.get(progress_mode, progress_mode)
+    result = render(storyboard, run_dir=run_dir, provider=provider, base_url=base_url,
+                    concurrency=concurrency, budget=budget, draft=draft, yes=yes,
+                    retry_failed=retry_failed, cancel_on_interrupt=cancel_on_interrupt,
+                    emulator_config=emulator_config, progress=progress, poll=poll_interval)
+    t = result.summary["totals"]
+    money = f"{t['cost_actual']:.2f} {t['currency']}" if t.get("cost_complete") else \
+        f"{t['tokens_actual']:,} tokens"
+    if result.ok:
+        click.echo(f"wrote {result.output} ({t['succeeded']} shots, {money}); "
+                   f"summary in {result.run_dir / 'summary.json'}")
+        return
+    click.echo(f"incomplete: {t['succeeded']} of {t['shots']} shots rendered ({money} so far); "
+               f"`chainer status {result.run_dir}` shows what a re-run would do", err=True)
+    raise SystemExit(1)
