@@ -258,3 +258,223 @@ def grade_lut3d(src: str | os.PathLike, dst: str | os.PathLike, luts: Sequence[s
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout, cwd=tmp)
         if proc.returncode != 0:
             raise FFmpegError(f"ffmpeg grade failed ({proc.returncode}): {_tail(proc.stderr)}")
+
+
+# ---- stitching (media/stitch.py and friends) ----------------------------------------------------
+
+def h264_head_annexb(path: str | os.PathLike) -> bytes:
+    """The first video access unit of an MP4's H.264 stream in Annex B form (SPS/PPS inserted)."""
+    return run(["-i", str(path), "-map", "0:v:0", "-c:v", "copy", "-bsf:v", "h264_mp4toannexb",
+                "-frames:v", "1", "-f", "h264", "-"]).stdout
+
+
+def _x264_args(encoder: Sequence[str], threads: int | None) -> list[str]:
+    args = list(encoder)
+    if threads:
+        args += ["-threads", str(threads)]
+    return args
+
+
+def _fps_text(fps) -> str:
+    from fractions import Fraction
+
+    f = Fraction(fps)
+    return f"{f.numerator}/{f.denominator}"
+
+
+def encode_blank(out: str | os.PathLike, *, width: int, height: int, fps, frames: int,
+                 encoder: Sequence[str], timescale: int | None = None, sar: str = "0") -> None:
+    """A few black frames through ``encoder`` (used to learn which parameter sets it writes).
+    ``sar`` "0" leaves the sample aspect ratio unset (as most provider clips do)."""
+    from fractions import Fraction
+
+    tb = _fps_text(1 / Fraction(fps))
+    args = ["-f", "lavfi", "-i", f"color=c=black:s={width}x{height}:r={_fps_text(fps)}",
+            "-frames:v", str(frames), "-vf", f"setsar={sar},format=yuv420p,settb=expr={tb}",
+            *_x264_args(encoder, 1)]
+    if timescale:
+        args += ["-video_track_timescale", str(timescale)]
+    run([*args, "-an", "-y", str(out)])
+
+
+def smart_tail(src: str | os.PathLike, *, tail_out: str | os.PathLike | None, tail_start: int,
+               tail_end: int, peek_out: str | os.PathLike, peek_from: int, peek_size: tuple[int, int],
+               fps, encoder: Sequence[str], timescale: int | None = None,
+               threads: int | None = 1, sar: str = "0") -> None:
+    """One decode of ``src`` serving two outputs.
+
+    ``tail_out``: frames ``[tail_start, tail_end)`` re-encoded with ``encoder`` (a smart-render
+    tail that continues the copied part). ``peek_out``: raw rgb24 frames ``peek_from..`` scaled to
+    ``peek_size`` (for seam comparison).
+    """
+    pw, ph = peek_size
+    tb = _fps_text(1 / __import__("fractions").Fraction(fps))
+    graph = []
+    if tail_out is not None:
+        graph.append(f"[0:v:0]split=2[a][b];[a]trim=start_frame={tail_start}:end_frame={tail_end},"
+                     f"setpts=PTS-STARTPTS,setsar={sar},format=yuv420p,settb=expr={tb}[t]")
+        peek_in = "[b]"
+    else:
+        peek_in = "[0:v:0]"
+    graph.append(f"{peek_in}trim=start_frame={peek_from},scale={pw}:{ph}:flags=area,format=rgb24[p]")
+    args: list[str] = ["-i", str(src), "-filter_complex", ";".join(graph)]
+    if tail_out is not None:
+        args += ["-map", "[t]", *_x264_args(encoder, threads), "-an"]
+        if timescale:
+            args += ["-video_track_timescale", str(timescale)]
+        args += ["-y", str(tail_out)]
+    args += ["-map", "[p]", "-fps_mode", "passthrough", "-f", "rawvideo", "-y", str(peek_out)]
+    run(args)
+
+
+def peek_frames(src: str | os.PathLike, *, count: int, size: tuple[int, int],
+                from_end: bool = False) -> bytes:
+    """Raw rgb24 bytes of the first ``count`` frames (or of the last ones when ``from_end``),
+    scaled to ``size``; frames are whole decodes (exact pixels, not seeks)."""
+    pw, ph = size
+    vf = f"scale={pw}:{ph}:flags=area,format=rgb24"
+    args: list[str] = ["-i", str(src), "-map", "0:v:0", "-vf", vf, "-fps_mode", "passthrough"]
+    if not from_end:
+        args += ["-frames:v", str(count)]
+    data = run([*args, "-f", "rawvideo", "-"]).stdout
+    if from_end:
+        fsize = pw * ph * 3
+        data = data[-count * fsize:]
+    return data
+
+
+def remux_video(src: str | os.PathLike, out: str | os.PathLike, *, packets: int | None = None,
+                timescale: int | None = None) -> None:
+    """Copy the video stream (no audio) into a new MP4, optionally only the first ``packets``
+    packets in decode order (a decodable prefix when the caller picked a reference-safe cut)."""
+    args: list[str] = ["-i", str(src), "-map", "0:v:0", "-c:v", "copy", "-an"]
+    if packets is not None:
+        args += ["-frames:v", str(int(packets))]
+    if timescale:
+        args += ["-video_track_timescale", str(timescale)]
+    run([*args, "-y", str(out)])
+
+
+def render_items(out: str | os.PathLike, items: Sequence[dict], *, width: int, height: int, fps,
+                 encoder: Sequence[str], timescale: int | None = None,
+                 threads: int | None = 2, sar: str = "0") -> None:
+    """Re-encode a run of source ranges into one video-only MP4.
+
+    Each item: ``path``, ``start``/``end`` (source frame indices, end exclusive), ``conform``
+    (scale with letterbox + frame-rate conversion to ``fps``), ``frames`` (frame count after
+    conform), ``fade_in``/``fade_out`` (frames, through black) and ``xfade`` (frames overlapped
+    with the NEXT item by a crossfade; 0 = plain concatenation).
+    """
+    from fractions import Fraction
+
+    fr = Fraction(fps)
+    tb = _fps_text(1 / fr)
+    args: list[str] = []
+    chains = []
+    for k, it in enumerate(items):
+        args += ["-i", str(it["path"])]
+        f = [f"[{k}:v:0]trim=start_frame={int(it['start'])}:end_frame={int(it['end'])}",
+             "setpts=PTS-STARTPTS"]
+        if it.get("scale"):
+            f.append(f"scale={width}:{height}:force_original_aspect_ratio=decrease:flags=lanczos")
+            f.append(f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black")
+        f.append(f"setsar={sar}")
+        f.append(f"fps={_fps_text(fr)}")
+        n = int(it["frames"])
+        f.append(f"trim=end_frame={n}")
+        f.append("format=yuv420p")
+        if it.get("fade_in"):
+            f.append(f"fade=t=in:s=0:n={int(it['fade_in'])}")
+        if it.get("fade_out"):
+            f.append(f"fade=t=out:s={n - int(it['fade_out'])}:n={int(it['fade_out'])}")
+        f.append(f"settb=expr={tb}")
+        chains.append(",".join(f) + f"[v{k}]")
+    cur, cur_frames = "[v0]", int(items[0]["frames"])
+    for k in range(1, len(items)):
+        ov = int(items[k - 1].get("xfade") or 0)
+        nxt = f"[v{k}]"
+        lab = f"[j{k}]"
+        if ov:
+            off = (cur_frames - ov) / fr
+            chains.append(f"{cur}{nxt}xfade=transition=fade:duration={float(ov / fr):.6f}:"
+                          f"offset={float(off):.6f}{lab}")
+            cur_frames += int(items[k]["frames"]) - ov
+        else:
+            chains.append(f"{cur}{nxt}concat=n=2:v=1:a=0{lab}")
+            cur_frames += int(items[k]["frames"])
+        cur = lab
+    args += ["-filter_complex", ";".join(chains), "-map", cur, "-fps_mode", "passthrough",
+             "-frames:v", str(cur_frames), *_x264_args(encoder, threads), "-an"]
+    if timescale:
+        args += ["-video_track_timescale", str(timescale)]
+    run([*args, "-y", str(out)])
+
+
+def write_concat_list(path: str | os.PathLike, entries: Sequence[tuple[str, float]]) -> None:
+    """An ffconcat script: each entry (file, duration in seconds, exact to the microsecond)."""
+    lines = ["ffconcat version 1.0"]
+    for file, dur in entries:
+        esc = str(Path(file).resolve()).replace("'", "'\\''")
+        lines.append(f"file '{esc}'")
+        lines.append(f"duration {dur:.6f}")
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def mux_stitched(out: str | os.PathLike, *, concat_list: str | os.PathLike,
+                 audio_raw: str | os.PathLike | None = None, sample_rate: int = 48000,
+                 channels: int = 1, metadata: str | os.PathLike | None = None,
+                 loudness: float | None = None, true_peak: float = -1.5,
+                 audio_bitrate: str = "160k", timescale: int | None = None,
+                 faststart: bool = True) -> None:
+    """Final assembly: the concatenated video stream copied, the float PCM track encoded to AAC
+    once (optionally loudness-normalised), chapters/metadata from an ffmetadata file."""
+    args: list[str] = ["-f", "concat", "-safe", "0", "-i", str(concat_list)]
+    nin = 1
+    a_idx = m_idx = None
+    if audio_raw is not None:
+        args += ["-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels), "-i", str(audio_raw)]
+        a_idx, nin = nin, nin + 1
+    if metadata is not None:
+        args += ["-f", "ffmetadata", "-i", str(metadata)]
+        m_idx, nin = nin, nin + 1
+    args += ["-map", "0:v:0"]
+    if a_idx is not None:
+        args += ["-map", f"{a_idx}:a:0"]
+    args += ["-c:v", "copy"]
+    if timescale:
+        args += ["-video_track_timescale", str(timescale)]
+    if a_idx is not None:
+        if loudness is not None:
+            args += ["-af", f"loudnorm=I={loudness}:TP={true_peak}:LRA=11,"
+                            f"aresample={sample_rate}"]
+        args += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", audio_bitrate, "-ar", str(sample_rate)]
+    if m_idx is not None:
+        args += ["-map_metadata", str(m_idx), "-map_chapters", str(m_idx)]
+    else:
+        args += ["-map_metadata", "-1", "-map_chapters", "-1"]
+    if faststart:
+        args += ["-movflags", "+faststart"]
+    run([*args, "-f", "mp4", "-y", str(out)])
+
+
+def loudness_stats(path: str | os.PathLike) -> dict:
+    """Integrated loudness (LUFS) and true peak (dBTP) of the first audio stream (EBU R128)."""
+    import re
+
+    proc = run(["-nostats", "-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true",
+                "-f", "null", "-"], loglevel="info")
+    text = proc.stderr.decode("utf-8", "replace")
+    summary = text[text.rfind("Summary:"):]
+    i = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
+    tp = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    return {"integrated": float(i.group(1)) if i else None,
+            "true_peak": float(tp.group(1)) if tp else None}
+
+
+def decode_check(path: str | os.PathLike) -> str:
+    """Decode every stream fully; return what ffmpeg reports at warning level (empty = clean)."""
+    proc = run(["-i", str(path), "-f", "null", "-"], loglevel="warning", check=False)
+    text = proc.stderr.decode("utf-8", "replace").strip()
+    if proc.returncode != 0 and not text:
+        text = f"ffmpeg exited {proc.returncode}"
+    return text

@@ -205,3 +205,11 @@ def count_audio_samples(path: str | os.PathLike) -> int:
     from .ffmpeg import decode_audio
 
     return int(decode_audio(path).shape[0])
+
+
+def stream_kinds(path: str | os.PathLike) -> list[str]:
+    """Kinds of the input's streams in index order, e.g. ``["video", "audio"]``."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", os.fspath(path)],
+                          capture_output=True)
+    text = proc.stderr.decode("utf-8", "replace")
+    return [m.group(1).lower() for m in re.finditer(r"Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):", text)]

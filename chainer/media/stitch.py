@@ -1,0 +1,517 @@
+"""The assembly engine: seamless, audio-on stitching of chained clips at near-copy speed.
+
+Per segment it picks the cheapest path that keeps every seam correct:
+
+- ``copy``: the clip's packets go to the output untouched (nothing about it changes);
+- ``smart``: a chained seam's duplicate frame is dropped from the PREVIOUS clip's end (it is the
+  same picture as the next clip's first frame). The packets up to that clip's last reference-safe
+  point (a decode-order prefix that is also display-contiguous) are copied and only the few frames
+  after it are re-encoded, with an encoder setting whose SPS/PPS are byte-identical to the source's
+  (learnt once by encoding two black frames), so copied and re-encoded parts form one valid stream;
+- ``reencode``: the whole segment is re-encoded (conform of size/fps/pixel format/encoder, a
+  transition into it, or a head trim that cannot move to the previous clip).
+
+If no encoder setting reproduces the source's parameter sets, every segment that needs any
+re-encoding makes the whole output a single re-encode (correct, slower; reported in ``notes``).
+
+Audio is decoded from every segment, trimmed to the video frames kept, joined with short
+equal-power crossfades (silence for segments without audio) into one track and encoded once.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import InputError
+from . import ffmpeg as ff
+from .audio import SEAM_FADE, AudioPiece, Join, assemble
+from .chapters import write_ffmetadata
+from .h264 import parse_headers, x264_options
+from .probe import ProbeError, packets, probe, stream_kinds
+from .seams import PEEK_SIZE, compare_seam, frames_from_raw
+from .timeline import (SegPlan, Source, Target, Transition, conform_steps, converted_frames,
+                       parse_target, parse_transition, tail_cut)
+
+SEAM_MODES = ("auto", "dedupe", "keep")
+MAX_CRF = 18
+
+
+@dataclass
+class Segment:
+    path: str | os.PathLike
+    shot_id: str
+    chained: bool
+    title: str | None = None
+    transition: str | None = None     # how this segment is entered at a cut
+
+
+@dataclass
+class SegmentResult:
+    shot_id: str
+    path: str
+    frames_in: int
+    frames_kept: int
+    head_trim: int
+    tail_trim: int
+    start: float
+    duration: float
+    path_taken: str
+    conform: list[str]
+    transition_in: str | None
+    chained: bool = False
+    seam: dict | None = None
+    audio: bool = True
+
+    def to_dict(self) -> dict:
+        return {"shot_id": self.shot_id, "path": self.path, "frames_in": self.frames_in,
+                "frames_kept": self.frames_kept, "head_trim": self.head_trim,
+                "tail_trim": self.tail_trim, "start": round(self.start, 6),
+                "duration": round(self.duration, 6), "path_taken": self.path_taken,
+                "conform": list(self.conform), "transition_in": self.transition_in,
+                "chained": self.chained, "seam": self.seam, "audio": self.audio}
+
+
+@dataclass
+class StitchResult:
+    output: str
+    frames: int
+    duration: float
+    audio_duration: float
+    timings: dict
+    segments: list[SegmentResult] = field(default_factory=list)
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    seam: str = "auto"
+    encoder: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        paths: dict[str, int] = {}
+        for s in self.segments:
+            paths[s.path_taken] = paths.get(s.path_taken, 0) + 1
+        return {"output": self.output, "frames": self.frames, "duration": round(self.duration, 6),
+                "audio_duration": round(self.audio_duration, 6), "width": self.width,
+                "height": self.height, "fps": self.fps, "seam": self.seam,
+                "paths": paths, "encoder": list(self.encoder), "notes": list(self.notes),
+                "timings": {k: round(v, 3) for k, v in self.timings.items()},
+                "segments": [s.to_dict() for s in self.segments]}
+
+
+# ---- analysis -----------------------------------------------------------------------------------
+
+def _analyse(path: str) -> Source:
+    try:
+        info = probe(path)
+    except ProbeError as exc:
+        raise InputError(f"{path}: cannot read this file as video ({exc})") from None
+    if info.video is None:
+        raise InputError(f"{path}: has no video stream")
+    pk = packets(path, "v:0")
+    if not pk:
+        raise InputError(f"{path}: the video stream has no frames")
+    v = info.video
+    fps = v.fps
+    tb = v.time_base
+    if fps is None and tb and len(pk) > 1:
+        fps = Fraction(1) / (Fraction(pk[1].dts - pk[0].dts) * tb)
+    headers = parse_headers(ff.h264_head_annexb(path)) if v.codec == "h264" else None
+    kinds = stream_kinds(path)
+    return Source(path=str(path), width=v.width, height=v.height, fps=Fraction(fps or 24),
+                  pix_fmt=v.pix_fmt, codec=v.codec,
+                  timescale=int(round(1 / tb)) if tb else None, frames=len(pk),
+                  pts=[p.pts for p in pk], headers=headers,
+                  video_first=bool(kinds) and kinds[0] == "video",
+                  audio=info.audio is not None,
+                  sample_rate=info.audio.sample_rate if info.audio else None,
+                  channels=info.audio.channels if info.audio else None)
+
+
+def _encoder_candidates(src: Source | None) -> list[list[str]]:
+    """x264 settings to try, fastest first. The PPS's initial QP is x264's integer CRF, so the crf
+    is taken from there; B-frame/reference settings that shape the SPS/PPS are pinned."""
+    qp = src.headers.pic_init_qp if src and src.headers and src.headers.pic_init_qp else MAX_CRF
+    opts = x264_options(src.headers.x264_options) if src and src.headers else {}
+    crf = str(qp) if 0 < qp <= 51 else str(MAX_CRF)
+    base = [*ff.X264_DEFAULTS, "-crf", crf]
+    pyramid = {"0": "none", "1": "strict", "2": "normal"}.get(opts.get("b_pyramid", "2"), "normal")
+    pinned = (f"ref={opts.get('ref', '3')}:bframes={opts.get('bframes', '3')}:b-pyramid={pyramid}"
+              f":weightp={opts.get('weightp', '2')}:8x8dct={opts.get('8x8dct', '1')}"
+              f":cabac={opts.get('cabac', '1')}")
+    if src and src.headers and src.headers.chroma_qp_offset is not None:
+        # x264 lowers the chroma offset by 2 itself only when psy-rd is active (slower presets);
+        # the fast candidate states the source's value directly.
+        pinned += f":chroma-qp-offset={src.headers.chroma_qp_offset}"
+    return [[*base, "-preset", "veryfast", "-x264-params", pinned],
+            [*base, "-preset", "medium"],
+            [*base, "-preset", "veryfast"]]
+
+
+@dataclass(frozen=True)
+class Encoder:
+    args: tuple[str, ...]
+    sar: str = "0"            # "0": sample aspect ratio left unset, "1": square pixels signalled
+
+
+def _calibrate(tgt: Target, ref: Source | None, work: Path) -> tuple[Encoder, tuple | None]:
+    """Pick the encoder whose parameter sets equal the reference's. Returns (encoder, key); key is
+    None when no candidate matches (smart render impossible)."""
+    cands = _encoder_candidates(ref)
+    ref_key = ref.headers.key if ref and ref.headers else None
+    k = 0
+    for sar in ("0", "1"):
+        for args in cands:
+            enc = Encoder(tuple(args), sar)
+            out = work / f"calib{k}.mp4"
+            k += 1
+            try:
+                ff.encode_blank(out, width=tgt.width, height=tgt.height, fps=tgt.fps, frames=3,
+                                encoder=enc.args, timescale=tgt.timescale, sar=sar)
+            except ff.FFmpegError:
+                continue
+            key = parse_headers(ff.h264_head_annexb(out)).key
+            if ref_key is None or key == ref_key:
+                return enc, key
+    return Encoder((*ff.X264_DEFAULTS, "-crf", str(MAX_CRF), "-preset", "veryfast")), None
+
+
+# ---- the engine ---------------------------------------------------------------------------------
+
+def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "auto",
+           transition: str | None = None, loudness: float | None = -16.0, chapters: bool = True,
+           target=None, workdir: str | os.PathLike | None = None,
+           workers: int | None = None) -> StitchResult:
+    """Assemble ``segments`` into ``out`` (MP4, H.264 + AAC). See the module docstring."""
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    if not segments:
+        raise InputError("stitch: no segments given")
+    if seam not in SEAM_MODES:
+        raise InputError(f"seam: {seam!r} is not allowed; use one of {', '.join(SEAM_MODES)}")
+    default_tr = parse_transition(transition, where="transition")
+    seg_tr = [parse_transition(s.transition, where=f"segments[{i}].transition") if s.transition
+              else default_tr for i, s in enumerate(segments)]
+    for s in segments:
+        if not Path(s.path).is_file():
+            raise InputError(f"{s.path}: no such file")
+    out = Path(out)
+    if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise InputError(f"{out}: output must be an .mp4 (or .m4v/.mov) file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nworkers = workers or min(2, os.cpu_count() or 1) or 1
+    tmp_ctx = None
+    if workdir is None:
+        tmp_ctx = tempfile.TemporaryDirectory(prefix="chainer-stitch-")
+        work = Path(tmp_ctx.name)
+    else:
+        work = Path(workdir)
+        work.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    try:
+        with ThreadPoolExecutor(max_workers=nworkers) as pool:
+            # 1. analysis ---------------------------------------------------------------------
+            t = time.perf_counter()
+            sources = list(pool.map(_analyse, [str(s.path) for s in segments]))
+            tgt = parse_target(target, sources[0])
+            ref = sources[0] if (sources[0].width, sources[0].height, sources[0].fps) == \
+                (tgt.width, tgt.height, tgt.fps) and sources[0].codec == "h264" else None
+            if tgt.timescale is None:
+                tgt.timescale = _timescale_for(tgt.fps)
+            encoder, ref_key = _calibrate(tgt, ref, work)
+            smart_ok = ref_key is not None
+            if not smart_ok:
+                notes.append("no x264 setting reproduces the source's parameter sets: segments "
+                             "that need any re-encoding make the whole output a re-encode")
+            plans: list[SegPlan] = []
+            for i, (seg, src) in enumerate(zip(segments, sources)):
+                chained = bool(seg.chained) and i > 0
+                tr = None if (i == 0 or chained) else seg_tr[i]
+                p = SegPlan(index=i, source=src, shot_id=str(seg.shot_id),
+                            title=seg.title or str(seg.shot_id), chained=chained, transition_in=tr)
+                p.conform = conform_steps(src, tgt, ref_key)
+                if src.timescale != tgt.timescale and not p.conform:
+                    p.conform.append(f"timebase 1/{src.timescale}->1/{tgt.timescale} (remux)")
+                p.full = any(not c.startswith("timebase") for c in p.conform) or \
+                    (tr is not None and tr.kind != "cut")
+                plans.append(p)
+            # transition frame counts (at cuts)
+            for i, p in enumerate(plans[1:], start=1):
+                tr = p.transition_in
+                if tr is None or tr.kind == "cut":
+                    continue
+                prev = plans[i - 1]
+                n = max(1, int(round(tr.seconds * float(tgt.fps))))
+                if tr.kind == "crossfade":
+                    prev.xfade_out = n
+                else:
+                    half = max(1, n // 2)
+                    prev.fade_out, p.fade_in = half, half
+            timings["analyse"] = time.perf_counter() - t
+
+            # 2. seams: compare decoded pixels; speculative smart tails ------------------------
+            t = time.perf_counter()
+            spec_tails: dict[int, tuple[Path, int]] = {}
+            if seam != "keep":
+                jobs = {}
+                for i, p in enumerate(plans):
+                    if not p.chained:
+                        continue
+                    prev = plans[i - 1]
+                    jobs[i] = pool.submit(_seam_frames, prev, p, work, encoder, tgt,
+                                          smart_ok and not prev.full)
+                for i, fut in jobs.items():
+                    tail_frames, head_frames, spec = fut.result()
+                    match = compare_seam(tail_frames, head_frames)
+                    plans[i].seam = match.to_dict()
+                    prev = plans[i - 1]
+                    if match.duplicate:
+                        prev.tail_trim = 1           # same picture: drop it where it is cheapest
+                        if spec is not None:
+                            spec_tails[i - 1] = spec
+                    elif seam == "dedupe":
+                        plans[i].head_trim = 1
+                        plans[i].full = True
+                        plans[i].conform.append("head trim (first frame differs from the previous last)")
+            timings["seams"] = time.perf_counter() - t
+
+            # 3. paths and the output timeline ------------------------------------------------
+            for p in plans:
+                if p.full or not smart_ok:
+                    continue
+                change = p.src_end - p.xfade_out - p.fade_out
+                if change >= p.source.frames:
+                    continue                      # copy as is
+                k = tail_cut(p.source.pts, change)
+                if k <= 0:
+                    p.full = True
+                else:
+                    p.cut_at = k
+            if not smart_ok and any(p.full or p.tail_trim or p.head_trim or p.xfade_out or p.fade_out
+                                    for p in plans):
+                for p in plans:
+                    p.full, p.cut_at = True, None
+            pos = Fraction(0)
+            for i, p in enumerate(plans):
+                n_src = p.src_end - p.head_trim
+                p.kept = converted_frames(n_src, p.source.fps, tgt.fps)
+                p.start = float(pos / tgt.fps)
+                pos += p.kept - p.xfade_out
+            total_frames = int(pos)
+
+            # 4. video pieces (in the pool) while the audio is assembled here ------------------
+            t = time.perf_counter()
+            pieces = _video_pieces(plans, tgt, spec_tails)
+            futures = []
+            for k, pc in enumerate(pieces):
+                futures.append(pool.submit(_make_piece, pc, k, work, encoder, tgt,
+                                           1 if len(pieces) > 1 else 2))
+            t_audio = time.perf_counter()
+            audio_raw, audio_fmt, audio_stats = _assemble_audio(plans, tgt, work, pool)
+            timings["audio"] = time.perf_counter() - t_audio
+            made = [f.result() for f in futures]
+            timings["video"] = time.perf_counter() - t
+            mismatched = [m for m in made if m[2] is not None and ref_key is not None and m[2] != ref_key]
+            if mismatched and smart_ok:
+                notes.append("a re-encoded piece did not reproduce the source's parameter sets: "
+                             "fell back to one full re-encode")
+                t = time.perf_counter()
+                for p in plans:
+                    p.full, p.cut_at = True, None
+                pieces = _video_pieces(plans, tgt, {})
+                made = [_make_piece(pieces[0], 0, work, encoder, tgt, 2)]
+                timings["video_fallback"] = time.perf_counter() - t
+
+            # 5. mux ----------------------------------------------------------------------------
+            t = time.perf_counter()
+            entries = []
+            cum = Fraction(0)
+            for path, frames, _key in made:
+                a = round(cum / tgt.fps * 1_000_000)
+                cum += frames
+                b = round(cum / tgt.fps * 1_000_000)
+                entries.append((str(path), (b - a) / 1_000_000))
+            concat_list = work / "video.ffconcat"
+            ff.write_concat_list(concat_list, entries)
+            meta = None
+            if chapters:
+                marks = []
+                for i, p in enumerate(plans):
+                    end = plans[i + 1].start if i + 1 < len(plans) else float(total_frames / tgt.fps)
+                    marks.append((p.start, end, p.title))
+                meta = write_ffmetadata(work / "chapters.ffmeta", marks)
+            tmp_out = out.with_name(f".{out.stem}.part-{os.getpid()}{out.suffix}")
+            try:
+                ff.mux_stitched(tmp_out, concat_list=concat_list, audio_raw=audio_raw,
+                                sample_rate=audio_fmt[0], channels=audio_fmt[1], metadata=meta,
+                                loudness=loudness if audio_raw is not None else None,
+                                timescale=tgt.timescale)
+                os.replace(tmp_out, out)
+            finally:
+                if tmp_out.exists():
+                    tmp_out.unlink()
+            timings["mux"] = time.perf_counter() - t
+    finally:
+        if tmp_ctx is not None:
+            tmp_ctx.cleanup()
+    timings["total"] = time.perf_counter() - t_start
+    fps = float(tgt.fps)
+    results = []
+    for p in plans:
+        results.append(SegmentResult(
+            shot_id=p.shot_id, path=p.source.path, frames_in=p.source.frames, frames_kept=p.kept,
+            head_trim=p.head_trim, tail_trim=p.tail_trim, start=p.start, duration=p.kept / fps,
+            path_taken=p.path_taken, conform=list(p.conform),
+            transition_in=str(p.transition_in) if p.transition_in else None, chained=p.chained,
+            seam=p.seam, audio=p.source.audio))
+    return StitchResult(output=str(out), frames=total_frames, duration=total_frames / fps,
+                        audio_duration=audio_stats.get("duration", 0.0) if audio_stats else 0.0,
+                        timings=timings, segments=results, width=tgt.width, height=tgt.height,
+                        fps=fps, seam=seam, encoder=list(encoder.args), notes=notes)
+
+
+def _timescale_for(fps: Fraction) -> int:
+    """What the MP4 muxer would pick: a multiple of the rate's denominator-free base >= 10000."""
+    base = Fraction(fps).numerator
+    ts = base
+    while ts < 10000:
+        ts *= 2
+    return ts
+
+
+def _seam_frames(prev: SegPlan, cur: SegPlan, work: Path, encoder: Encoder, tgt: Target,
+                 speculative: bool):
+    """Decoded frames either side of a chained seam (small, for comparison). When the previous
+    segment can be smart-rendered, the same decode also renders its tail without its last frame
+    (used if the seam turns out to be a duplicate)."""
+    head = frames_from_raw(ff.peek_frames(cur.source.path, count=2, size=PEEK_SIZE))
+    src = prev.source
+    spec = None
+    if speculative:
+        n = src.frames
+        k = tail_cut(src.pts, n - 1)
+        peek_raw = work / f"peek{prev.index:04d}.rgb"
+        if k > 0 and n - 1 - k > 0:
+            tail = work / f"tail{prev.index:04d}.mp4"
+            ff.smart_tail(src.path, tail_out=tail, tail_start=k, tail_end=n - 1, peek_out=peek_raw,
+                          peek_from=max(0, n - 2), peek_size=PEEK_SIZE, fps=tgt.fps,
+                          encoder=encoder.args, timescale=tgt.timescale, sar=encoder.sar)
+            spec = (tail, k)
+        else:
+            ff.smart_tail(src.path, tail_out=None, tail_start=0, tail_end=0, peek_out=peek_raw,
+                          peek_from=max(0, n - 2), peek_size=PEEK_SIZE, fps=tgt.fps, encoder=encoder.args)
+        tail_frames = frames_from_raw(peek_raw.read_bytes())
+    else:
+        tail_frames = frames_from_raw(ff.peek_frames(src.path, count=2, size=PEEK_SIZE, from_end=True))
+    if not tail_frames or not head:
+        raise InputError(f"{src.path} / {cur.source.path}: could not decode frames at the seam")
+    return tail_frames, head, spec
+
+
+@dataclass
+class _Piece:
+    kind: str                 # "file" (use as is), "remux", "prefix", "render", "ready"
+    path: str | None = None
+    frames: int = 0
+    packets: int | None = None
+    items: list[dict] = field(default_factory=list)
+
+
+def _video_pieces(plans: list[SegPlan], tgt: Target, spec_tails: dict[int, tuple[Path, int]]) -> list[_Piece]:
+    pieces: list[_Piece] = []
+    run: list[dict] = []
+
+    def flush():
+        if run:
+            frames = sum(it["frames"] for it in run) - sum(it.get("xfade", 0) for it in run[:-1])
+            pieces.append(_Piece("render", frames=frames, items=list(run)))
+            run.clear()
+
+    for p in plans:
+        src = p.source
+        if p.full:
+            run.append({"path": src.path, "start": p.head_trim, "end": p.src_end,
+                        "scale": (src.width, src.height) != (tgt.width, tgt.height),
+                        "frames": p.kept, "fade_in": p.fade_in, "fade_out": p.fade_out,
+                        "xfade": p.xfade_out})
+            if not p.xfade_out:
+                flush()
+            continue
+        flush()
+        if p.cut_at is None:
+            direct = src.video_first and src.timescale == tgt.timescale
+            pieces.append(_Piece("file" if direct else "remux", path=src.path, frames=src.frames))
+            continue
+        pieces.append(_Piece("prefix", path=src.path, frames=p.cut_at, packets=p.cut_at))
+        spec = spec_tails.get(p.index)
+        tail_frames = p.src_end - p.cut_at
+        if (spec is not None and spec[1] == p.cut_at and p.tail_trim == 1 and not p.xfade_out
+                and not p.fade_out):
+            pieces.append(_Piece("ready", path=str(spec[0]), frames=tail_frames))
+            continue
+        run.append({"path": src.path, "start": p.cut_at, "end": p.src_end, "scale": False,
+                    "frames": tail_frames, "fade_in": 0, "fade_out": p.fade_out,
+                    "xfade": p.xfade_out})
+        if not p.xfade_out:
+            flush()
+    flush()
+    return pieces
+
+
+def _make_piece(pc: _Piece, k: int, work: Path, encoder: Encoder, tgt: Target,
+                threads: int) -> tuple[str, int, tuple | None]:
+    """Produce one piece; returns (path, frames, parameter-set key or None for copied pieces)."""
+    if pc.kind == "file":
+        return pc.path, pc.frames, None
+    out = work / f"piece{k:04d}.mp4"
+    if pc.kind == "remux":
+        ff.remux_video(pc.path, out, timescale=tgt.timescale)
+        return str(out), pc.frames, None
+    if pc.kind == "prefix":
+        ff.remux_video(pc.path, out, packets=pc.packets, timescale=tgt.timescale)
+        return str(out), pc.frames, None
+    if pc.kind == "ready":
+        return pc.path, pc.frames, parse_headers(ff.h264_head_annexb(pc.path)).key
+    ff.render_items(out, pc.items, width=tgt.width, height=tgt.height, fps=tgt.fps,
+                    encoder=encoder.args, timescale=tgt.timescale, threads=threads, sar=encoder.sar)
+    return str(out), pc.frames, parse_headers(ff.h264_head_annexb(out)).key
+
+
+def _assemble_audio(plans: list[SegPlan], tgt: Target, work: Path, pool):
+    with_audio = [p for p in plans if p.source.audio]
+    if not with_audio:
+        return None, (48000, 1), None
+    sr = with_audio[0].source.sample_rate or 48000
+    ch = min(with_audio[0].source.channels or 1, 2)
+    for p in plans:
+        s = p.source
+        if s.audio and s.sample_rate != sr:
+            p.conform.append(f"sample rate {s.sample_rate}->{sr}")
+        if s.audio and min(s.channels or 1, 2) != ch:
+            p.conform.append(f"channels {s.channels}->{ch}")
+        if not s.audio:
+            p.conform.append("silence (no audio)")
+    pieces, joins = [], []
+    fps = float(tgt.fps)
+    for i, p in enumerate(plans):
+        pieces.append(AudioPiece(path=p.source.path if p.source.audio else None,
+                                 src_start=p.head_trim / float(p.source.fps), out_start=p.start,
+                                 out_dur=p.kept / fps))
+        if i:
+            tr = p.transition_in
+            if tr is not None and tr.kind == "crossfade":
+                joins.append(Join("crossfade", plans[i - 1].xfade_out / fps))
+            elif tr is not None and tr.kind == "fade":
+                joins.append(Join("fade", (p.fade_in + plans[i - 1].fade_out) / fps))
+            else:
+                joins.append(Join("seam", SEAM_FADE))
+    raw = work / "audio.f32"
+    stats = assemble(pieces, joins, raw, sample_rate=sr, channels=ch,
+                     decode=lambda path: ff.decode_audio(path, sample_rate=sr, channels=ch))
+    return raw, (sr, ch), stats
