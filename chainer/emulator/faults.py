@@ -14,8 +14,10 @@ A faults file (JSON or YAML) or dict looks like::
     expired_url:       {schedule: [1]}            # result URLs answer 403 at once
 
 Each rule has ``probability`` (0..1), ``schedule`` (1-based occurrence numbers of the event the
-rule watches: creates for create_*/task_*, calls for server_error/drop_connection, downloads for
-*_download/expired_url) and optional ``max`` (total times it may fire). Every rule draws from its
+rule watches) and optional ``max`` (total times it may fire). Events counted per rule:
+create_429 = create calls (after auth); drop_after_create, task_failed, task_stuck = tasks
+actually created; server_error, drop_connection = calls to the listed ``endpoints`` (create, get,
+list, delete, download); slow_download, truncated_download, expired_url = result downloads. Every rule draws from its
 own ``random.Random`` seeded from (seed, rule name), so one rule's draws never shift another's.
 """
 from __future__ import annotations

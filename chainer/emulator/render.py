@@ -191,7 +191,7 @@ def draw_scene(prompt: str, seed: int, width: int, height: int) -> Image.Image:
     grad = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
     sky = (np.array(top, np.float32) * (1 - grad) + np.array(bottom, np.float32) * grad)
     arr = np.repeat(sky[:, None, :], width, axis=1).reshape(height, width, 3)
-    img = Image.fromarray(arr.clip(0, 255).astype(np.uint8), "RGB")
+    img = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
     d = ImageDraw.Draw(img)
     s = min(width, height)
     horizon = int(height * rng.uniform(0.55, 0.7))
@@ -263,7 +263,7 @@ def draw_scene(prompt: str, seed: int, width: int, height: int) -> Image.Image:
     # texture so the encoder (and motion estimation) sees real detail
     noise = np.random.default_rng(_stable_int("grain", seed) % (2 ** 32)).normal(0, 4.0, (height, width, 1))
     out = np.asarray(img, np.float32) + noise
-    return Image.fromarray(out.clip(0, 255).astype(np.uint8), "RGB").filter(ImageFilter.SMOOTH)
+    return Image.fromarray(out.clip(0, 255).astype(np.uint8)).filter(ImageFilter.SMOOTH)
 
 
 # ---- frames ------------------------------------------------------------------------------------
@@ -299,7 +299,7 @@ def _cam_at(cam: CameraMove, t: float, W: int, H: int, seed: int) -> tuple[float
 def _canvas(image: Image.Image, margin: int) -> Image.Image:
     arr = np.asarray(image.convert("RGB"))
     padded = np.pad(arr, ((margin, margin), (margin, margin), (0, 0)), mode="reflect")
-    return Image.fromarray(padded, "RGB")
+    return Image.fromarray(padded)
 
 
 class _Particles:
@@ -398,7 +398,7 @@ def iter_frames(spec: RenderSpec):
         amount = _smooth(i / 12.0) * (1.0 - blend)      # 0 at frame 0 (frame 0 = the image)
         frame = particles.apply(frame, i / FPS, amount)
         if spec.drift:
-            frame = Image.fromarray(_drift(np.asarray(frame), spec.drift * t * (1.0 - blend)), "RGB")
+            frame = Image.fromarray(_drift(np.asarray(frame), spec.drift * t * (1.0 - blend)))
         yield i, frame
 
 
