@@ -106,9 +106,11 @@ def make_summary(run_dir: Path, shots: list[dict], stitch: dict | None, *, title
         clip = Path(s["clip"])
         # a chained shot is submitted when the shot it continues succeeded (it needs its last frame)
         sub = succeeded.get(s.get("chained_from"), s.get("submitted", 0.1 * i))
-        timings = {"submitted": sub, "queued": sub + 0.1, "running": sub + 2.0 + i % 3,
-                   "succeeded": sub + 9.0 + i, "downloaded": sub + 10.0 + i}
-        succeeded[s["id"]] = timings["succeeded"]
+        # summary.json's shape: phases relative to the shot's submission + absolute submitted_at
+        timings = {"submitted": 0.0, "queued": 0.1, "running": 2.0 + i % 3,
+                   "succeeded": 9.0 + i, "downloaded": 10.0 + i,
+                   "submitted_at": 1.7e9 + sub, "downloaded_at": 1.7e9 + sub + 10.0 + i}
+        succeeded[s["id"]] = sub + timings["succeeded"]
         shot = {"id": s["id"], "name": s.get("name", s["id"]), "index": i,
                 "sequence": s["sequence"], "position": s.get("position", i),
                 "chained_from": s.get("chained_from"), "mode": s.get("mode", "t2v"),

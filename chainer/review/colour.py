@@ -143,9 +143,9 @@ def write_cube(path, transfer: Transfer, *, size: int = 33, title: str = "chaine
     out = lab_to_srgb(transfer.apply_lab(srgb_to_lab(rgb)))
     lines = [f'TITLE "{title}"', f"LUT_3D_SIZE {size}", "DOMAIN_MIN 0.0 0.0 0.0",
              "DOMAIN_MAX 1.0 1.0 1.0"]
-    lines += [f"{x:.6f} {y:.6f} {z:.6f}" for x, y, z in out]
+    body = ("%.6f %.6f %.6f\n" * len(out)) % tuple(out.ravel().tolist())
     with open(path, "w", encoding="ascii") as fh:
-        fh.write("\n".join(lines) + "\n")
+        fh.write("\n".join(lines) + "\n" + body)
 
 
 # ---- similarity -----------------------------------------------------------------------------------

@@ -35,12 +35,29 @@ def _span(t: dict, a: str, b: str):
     return _num(float(t[b]) - float(t[a]))
 
 
+_PHASES = ("submitted", "queued", "running", "succeeded", "downloaded")
+
+
+def absolute_timings(shot: dict) -> dict[str, float | None]:
+    """A shot's phase times on one clock shared by all shots.
+
+    summary.json gives them relative to the shot's own submission plus the absolute
+    ``submitted_at``; without ``submitted_at`` the values are taken as already absolute."""
+    t = shot.get("timings") or {}
+    base = t.get("submitted_at")
+    out = {}
+    for k in _PHASES:
+        v = t.get(k)
+        out[k] = None if v is None else float(v) + (float(base) if base is not None else 0.0)
+    return out
+
+
 def critical_path(shots: list[dict]) -> list[str]:
     """The chain of shots that decided the wall time: from the shot downloaded last, back through
     the shots whose last frames it waited for."""
     by_id = {str(s.get("id")): s for s in shots}
-    done = [(float(s["timings"]["downloaded"]), str(s["id"])) for s in shots
-            if (s.get("timings") or {}).get("downloaded") is not None]
+    done = [(absolute_timings(s)["downloaded"], str(s["id"])) for s in shots
+            if absolute_timings(s)["downloaded"] is not None]
     if not done:
         return []
     chain = [max(done)[1]]
@@ -59,8 +76,8 @@ def build_report(summary: dict, timeline: Timeline, seams: list[Seam], *,
                  drift_after: dict[str, ShotDrift] | None, files: dict[str, str],
                  notes: list[str], chapters: list[str]) -> dict:
     shots = summary.get("shots") or []
-    t0_candidates = [float(v) for s in shots for v in (s.get("timings") or {}).values()
-                     if v is not None]
+    abs_t = {str(s.get("id")): absolute_timings(s) for s in shots}
+    t0_candidates = [v for t in abs_t.values() for v in t.values() if v is not None]
     t0 = min(t0_candidates) if t0_candidates else 0.0
     t1 = max(t0_candidates) if t0_candidates else 0.0
     crit = critical_path(shots)
@@ -70,7 +87,7 @@ def build_report(summary: dict, timeline: Timeline, seams: list[Seam], *,
     out_shots = []
     for s in shots:
         sid = str(s.get("id"))
-        t = s.get("timings") or {}
+        t = abs_t[sid]
         e = entry_by_id.get(sid)
         before = (drift_before or {}).get(sid)
         after = (drift_after or {}).get(sid)
@@ -157,7 +174,6 @@ def charts_for(report: dict) -> dict[str, bytes]:
     if points:
         out["drift"] = drift_chart(points)
     spans = []
-    t_abs = {}
     for s in report["shots"]:
         t = s["times"]
         if t.get("submitted_at") is None:
@@ -166,7 +182,6 @@ def charts_for(report: dict) -> dict[str, bytes]:
         run = sub + t["queued_s"] if t.get("queued_s") is not None else None
         suc = run + t["running_s"] if run is not None and t.get("running_s") is not None else None
         dl = suc + t["download_s"] if suc is not None and t.get("download_s") is not None else None
-        t_abs[s["id"]] = True
         spans.append(TaskSpan(s["id"], s["sequence"], sub, run, suc, dl, s.get("critical_path", False)))
     if spans:
         out["timeline"] = timeline_chart(spans)
