@@ -293,6 +293,7 @@ class Runner:
         self.problems: list[str] = []
         self._problems_lock = threading.Lock()
         self.budget = Budget(budget, plan.currency)
+        self._keys: dict[str, str] = {}
         self._fresh: set[int] = set()     # attempts whose result URLs were fetched in this run
 
     # ---- helpers ---------------------------------------------------------------------------
@@ -463,7 +464,8 @@ class Runner:
                 prev_att = self._shot(shot, prev_att)
                 self.current[shot.id] = prev_att
             except SequenceStop as exc:
-                self.current.setdefault(shot.id, None)
+                key = self._keys.get(shot.id)
+                self.current[shot.id] = self.journal.latest(shot.id, key) if key else None
                 self.progress.shot(shot.id, "failed" if not self.stop.is_set() else "stopped", str(exc))
                 if not self.stop.is_set():
                     self._problem(f"sequence {seq.index} stopped at {shot.id}: {exc}")
@@ -471,6 +473,8 @@ class Runner:
                     self.progress.shot(later.id, "stopped", f"not rendered (sequence stopped at {shot.id})")
                 return
             except Interrupted:
+                key = self._keys.get(shot.id)
+                self.current[shot.id] = self.journal.latest(shot.id, key) if key else None
                 self.progress.shot(shot.id, "stopped", "interrupted")
                 return
 
@@ -480,6 +484,7 @@ class Runner:
         if shot.chained_from:
             first_png = frame_path(self.run_dir, shot.chained_from).read_bytes()
         key = shot_key(shot, self.prov.identity, first_png)
+        self._keys[shot.id] = key
         failures = lost = ambiguous_retries = 0
         force_data_url = False
         seed_override: int | None = None
