@@ -386,7 +386,9 @@ def render_items(out: str | os.PathLike, items: Sequence[dict], *, width: int, h
         if it.get("fade_in"):
             f.append(f"fade=t=in:s=0:n={int(it['fade_in'])}")
         if it.get("fade_out"):
-            f.append(f"fade=t=out:s={n - int(it['fade_out'])}:n={int(it['fade_out'])}")
+            # the last frame is fully black (fade holds black after s+n)
+            fo = int(it["fade_out"])
+            f.append(f"fade=t=out:s={n - fo}:n={max(1, fo - 1)}")
         f.append(f"settb=expr={tb}")
         chains.append(",".join(f) + f"[v{k}]")
     cur, cur_frames = "[v0]", int(items[0]["frames"])
