@@ -50,7 +50,8 @@ def tone(n_samples: int, freq: float, sr: int = SR) -> np.ndarray:
 
 
 def make_chain(out_dir: Path, ids: list[str], *, seconds: float = 1.0, drift: float = 0.0,
-               t0: float = 0.0, w: int = W, h: int = H, audio: bool = True) -> list[Path]:
+               t0: float = 0.0, w: int = W, h: int = H, audio: bool = True,
+               preset: str = "ultrafast") -> list[Path]:
     """Encode one chained sequence: shot i covers global time [t0+i*s, t0+(i+1)*s] inclusive, so
     its last frame and shot i+1's first frame are the same picture. Drift grows linearly through
     every shot (x = i + progress), i.e. it accumulates along the chain."""
@@ -62,7 +63,7 @@ def make_chain(out_dir: Path, ids: list[str], *, seconds: float = 1.0, drift: fl
                   for j in range(n)]
         p = out_dir / f"{sid}.mp4"
         a = tone(int(round(n / FPS * SR)), 220 + 110 * i) if audio else None
-        encode_video(p, frames, width=w, height=h, fps=FPS, audio=a, preset="ultrafast", crf=14)
+        encode_video(p, frames, width=w, height=h, fps=FPS, audio=a, preset=preset, crf=14)
         paths.append(p)
     return paths
 

@@ -306,3 +306,42 @@ def test_cli_review(run, tmp_path):
     res = CliRunner().invoke(cli, ["review", str(tmp_path / "empty")])
     assert res.exit_code == 2
     assert "summary.json" in res.output and "Traceback" not in res.output
+
+
+def test_with_the_stitch_engine_chapters_and_otio_match_the_mp4(tmp_path):
+    """The real assembly (media.stitch): chapters.txt matches the MP4's chapters read back with
+    ffmpeg, and the OTIO clip durations sum to the stitched video's frame count."""
+    from chainer.media.probe import probe
+    from chainer.media.stitch import Segment, stitch
+
+    xy = make_chain(tmp_path / "clips", ["x", "y"], seconds=1.5, drift=0.3, preset="medium")
+    z = make_chain(tmp_path / "clips", ["z"], seconds=1.5, t0=9.0, preset="medium")
+    res = stitch([Segment(xy[0], "x", False, title="Opening"), Segment(xy[1], "y", True, title="y"),
+                  Segment(z[0], "z", False, title="z", transition="crossfade:0.5")],
+                 tmp_path / "final.mp4", workdir=tmp_path / "work",
+                 # seam="keep": stitch's dedupe path currently fails on a 0-frame tail render
+                 # (reported to the stitch owner); switch back to the default when fixed
+                 seam="keep")
+    summary = make_summary(tmp_path, [
+        {"id": "x", "name": "Opening", "sequence": 0, "clip": xy[0]},
+        {"id": "y", "sequence": 0, "clip": xy[1], "chained_from": "x"},
+        {"id": "z", "sequence": 1, "clip": z[0]}], res.to_dict())
+    w = write_review(tmp_path, summary, export_formats=False)
+    frames = count_frames(tmp_path / "final.mp4")
+    chapters = probe(tmp_path / "final.mp4").chapters
+    lines = (tmp_path / "chapters.txt").read_text().splitlines()
+    assert len(chapters) == len(lines) == 3
+    for ch, line in zip(chapters, lines):
+        stamp, title = line.split(" ", 1)
+        m, s = stamp.split(":")
+        assert int(m) * 60 + int(s) == math.floor(ch.start + 1e-6) and title == ch.title
+    assert lines[0] == "0:00 Opening"
+    tl = otio.adapters.read_from_file(str(w["otio"]))
+    video = tl.video_tracks()[0]
+    assert video.duration().to_frames() == frames
+    assert sum(c.source_range.duration.to_frames() for c in video
+               if isinstance(c, otio.schema.Clip)) == frames
+    assert len([t for t in video if isinstance(t, otio.schema.Transition)]) == 1
+    seams = json.loads(w["report_json"].read_text())["seams"]
+    assert [s["kind"] for s in seams] == ["chained", "crossfade"]
+    assert seams[0]["verdict"] == "seamless"

@@ -10,6 +10,7 @@ clips' durations add up to the final video's length exactly, as in the rendered 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import opentimelineio as otio
@@ -135,8 +136,16 @@ def _write_edl(tl: otio.schema.Timeline, target: Path) -> None:
     """CMX 3600 holds one video track and 8-character reel names: write the video track only."""
     edl = otio.schema.Timeline(name=tl.name, global_start_time=tl.global_start_time)
     edl.tracks.append(tl.video_tracks()[0].clone())
-    for item in edl.tracks[0]:
-        if isinstance(item, otio.schema.Clip):
-            item.markers.clear()
+    reels: dict[str, str] = {}
+    for n, item in enumerate(c for c in edl.tracks[0] if isinstance(c, otio.schema.Clip)):
+        item.markers.clear()
+        url = item.media_reference.target_url
+        if url not in reels:   # one reel per source file: the shot id, 8 characters, unique
+            base = re.sub(r"[^A-Za-z0-9]", "", item.name).upper() or "SHOT"
+            reel = base[:8]
+            if reel in reels.values():
+                reel = f"{base[:5]}{n + 1:03d}"
+            reels[url] = reel
+        item.metadata["cmx_3600"] = {"reel": reels[url]}
     otio.adapters.write_to_file(edl, str(target), adapter_name="cmx_3600",
                                 reelname_len=8, style="avid")
