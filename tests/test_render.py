@@ -20,7 +20,7 @@ FAST = PollPolicy.fast(0.05)
 
 @pytest.fixture(scope="module")
 def emu():
-    with Emulator(EmulatorConfig(latency=0.3, concurrency=4)) as e:
+    with Emulator(EmulatorConfig(x264_preset="veryfast", latency=0.3, concurrency=4)) as e:
         yield e
 
 

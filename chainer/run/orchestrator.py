@@ -875,13 +875,11 @@ def _video_size(path: Path) -> tuple[int, int] | None:
 
 
 def assemble(plan, clips, out: Path, **options) -> dict:
-    """Join the clips into ``out``; returns ``StitchResult.to_dict()`` (or the stand-in's dict)."""
-    try:
-        if os.environ.get("CHAINER_STITCH_STAND_IN"):  # TEMPORARY while media.stitch lands
-            raise ImportError
-        from ..media.stitch import Segment, stitch
-    except ImportError:
-        return _concat_stand_in(clips, out)
+    """Join the clips into ``out`` with :func:`chainer.media.stitch.stitch` (chained seams
+    de-duplicated, transitions at cuts, loudness and chapters per the storyboard's ``output``);
+    returns ``StitchResult.to_dict()``. The output appears under its name only when complete."""
+    from ..media.stitch import Segment, stitch
+
     sb = plan.storyboard
     segments = [Segment(path, s.id, s.chained_from is not None, title=s.name,
                         transition=s.transition) for s, path in clips]
@@ -891,20 +889,5 @@ def assemble(plan, clips, out: Path, **options) -> dict:
     result = stitch(segments, tmp, **opts)
     os.replace(tmp, out)
     data = result.to_dict()
-    data["output"] = str(out.name)
+    data["output"] = out.name
     return data
-
-
-def _concat_stand_in(clips, out: Path) -> dict:  # pragma: no cover - until media.stitch lands
-    from moviepy import VideoFileClip, concatenate_videoclips
-
-    vids = [VideoFileClip(str(p)) for _, p in clips]
-    try:
-        tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
-        concatenate_videoclips(vids).write_videofile(str(tmp), codec="libx264", audio_codec="aac",
-                                                     preset="veryfast", logger=None)
-        os.replace(tmp, out)
-    finally:
-        for v in vids:
-            v.close()
-    return {"output": out.name, "stand_in": "moviepy concat"}
