@@ -93,6 +93,10 @@ def _drift(run_dir: Path, summary: dict, timeline, drift_guard: str, notes: list
             cand = [p if p.is_absolute() else run_dir / p for p in cand]
             path = next((p for p in cand if p.exists() and p.resolve() != clip.resolve()), clip)
             after_in.setdefault(seq, []).append((sid, path))
+    if all(p == clip for (_, clip), (_, p) in zip(
+            [x for v in before_in.values() for x in v], [x for v in after_in.values() for x in v])):
+        notes.append("drift_guard match: no drift-matched clips found (graded/drift.json, stitch "
+                     "segment paths); 'after' is the downloaded clips")
     after = measure_drift(after_in, references=refs, cache=cache)
     return before, after
 
