@@ -418,10 +418,13 @@ def render_audio(prompt: str, seed: int, n_samples: int, sample_rate: int = SAMP
     pad = np.zeros(n_samples)
     for k, semi in enumerate(_MINOR if minor else _MAJOR):
         f = root * 2 ** (semi / 12)
-        for detune in (-0.15, 0.15):
-            ph = rng.uniform(0, 2 * np.pi)
-            pad += np.sin(2 * np.pi * (f + detune) * t + ph) * (0.8 if k < 3 else 0.4)
-    pad *= 1.0 + 0.15 * np.sin(2 * np.pi * 0.25 * t + rng.uniform(0, 6.28))   # slow breathing
+        # one oscillator per chord tone (detuned pairs would beat and dip in level) with a faint
+        # second harmonic for warmth and a slow vibrato so it is not a test tone
+        ph = rng.uniform(0, 2 * np.pi)
+        vib = 0.002 * f / 0.2 * np.sin(2 * np.pi * 0.2 * t + rng.uniform(0, 6.28))
+        amp = 0.8 if k < 3 else 0.4
+        pad += amp * (np.sin(2 * np.pi * f * t + vib + ph) + 0.2 * np.sin(4 * np.pi * f * t + 2 * vib + ph))
+    pad *= 1.0 + 0.06 * np.sin(2 * np.pi * 0.25 * t + rng.uniform(0, 6.28))   # slow breathing
     # ambience: noise shaped in the frequency domain (wind/water: low-passed; city: band-passed)
     noise = rng.normal(0, 1, n_samples)
     spec = np.fft.rfft(noise)

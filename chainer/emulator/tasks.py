@@ -15,7 +15,7 @@ import random
 import string
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -66,7 +66,6 @@ class Task:
     last_frame_url: str | None = None
     finished_at: float | None = None
     generation: int = 0           # bumps when the task leaves "running", so a late worker is ignored
-    extra: dict = field(default_factory=dict)
 
     def body(self) -> dict:
         """The task object exactly as GET returns it (ark-api.md s5, s16)."""
@@ -263,6 +262,9 @@ class TaskStore:
             task.error = error
         if status not in ACTIVE:
             task.generation += 1
+            if not task.req.draft:   # keep memory flat over long runs; drafts keep theirs for reuse
+                task.req.first_image = task.req.last_image = None
+                task.req.reference_images = []
 
     def _purge(self, now: float) -> None:
         for tid in [tid for tid, t in self._tasks.items()
