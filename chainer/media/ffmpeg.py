@@ -300,12 +300,15 @@ def encode_blank(out: str | os.PathLike, *, width: int, height: int, fps, frames
 def smart_tail(src: str | os.PathLike, *, tail_out: str | os.PathLike | None, tail_start: int,
                tail_end: int, peek_out: str | os.PathLike, peek_from: int, peek_size: tuple[int, int],
                fps, encoder: Sequence[str], timescale: int | None = None,
-               threads: int | None = 1, sar: str = "0") -> None:
+               threads: int | None = 1, sar: str = "0",
+               audio_out: str | os.PathLike | None = None, sample_rate: int = 48000,
+               channels: int = 1) -> None:
     """One decode of ``src`` serving two outputs.
 
     ``tail_out``: frames ``[tail_start, tail_end)`` re-encoded with ``encoder`` (a smart-render
     tail that continues the copied part). ``peek_out``: raw rgb24 frames ``peek_from..`` scaled to
-    ``peek_size`` (for seam comparison).
+    ``peek_size`` (for seam comparison). ``audio_out``: the whole audio stream decoded to f32le
+    at ``sample_rate``/``channels`` (saves the audio assembly a decode of its own).
     """
     pw, ph = peek_size
     tb = _fps_text(1 / __import__("fractions").Fraction(fps))
@@ -324,6 +327,9 @@ def smart_tail(src: str | os.PathLike, *, tail_out: str | os.PathLike | None, ta
             args += ["-video_track_timescale", str(timescale)]
         args += ["-y", str(tail_out)]
     args += ["-map", "[p]", "-fps_mode", "passthrough", "-f", "rawvideo", "-y", str(peek_out)]
+    if audio_out is not None:
+        args += ["-map", "0:a:0", "-ar", str(sample_rate), "-ac", str(channels), "-c:a", "pcm_f32le",
+                 "-f", "f32le", "-y", str(audio_out)]
     run(args)
 
 
@@ -480,3 +486,17 @@ def decode_check(path: str | os.PathLike) -> str:
     if proc.returncode != 0 and not text:
         text = f"ffmpeg exited {proc.returncode}"
     return text
+
+
+def scan_clip(path: str | os.PathLike, *, peek_out: str | os.PathLike, peek_size: tuple[int, int],
+              peek_count: int = 2) -> tuple[str, str]:
+    """One ffmpeg run over a clip: the video stream's packets as framecrc lines (returned stdout
+    text, parse with :func:`chainer.media.probe.parse_framecrc`), its first ``peek_count`` decoded
+    frames scaled to ``peek_size`` as rgb24 in ``peek_out``, and the input banner (stderr text)."""
+    pw, ph = peek_size
+    proc = run(["-nostats", "-i", str(path),
+                "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-",
+                "-map", "0:v:0", "-vf", f"scale={pw}:{ph}:flags=area,format=rgb24",
+                "-frames:v", str(int(peek_count)), "-fps_mode", "passthrough", "-f", "rawvideo",
+                "-y", str(peek_out)], loglevel="info")
+    return proc.stdout.decode("ascii", "replace"), proc.stderr.decode("utf-8", "replace")

@@ -61,8 +61,13 @@ class StreamHeaders:
 
 
 def parse_headers(annexb: bytes) -> StreamHeaders:
+    """Parameter sets (and x264's options SEI, if present) of an Annex B access unit."""
+    return headers_from_nals(nal_units(annexb))
+
+
+def headers_from_nals(nals: list[bytes]) -> StreamHeaders:
     sps, pps, qp, opts, cqo = [], [], None, None, None
-    for nal in nal_units(annexb):
+    for nal in nals:
         t = nal[0] & 0x1F
         if t == 7:
             sps.append(nal)
@@ -84,6 +89,54 @@ def parse_headers(annexb: bytes) -> StreamHeaders:
             if m:
                 opts = m.group(1).decode("ascii", "replace")
     return StreamHeaders(tuple(sps), tuple(pps), qp, opts, cqo)
+
+
+def mp4_avcc_nals(path) -> list[bytes] | None:
+    """SPS and PPS NAL units from an MP4's first ``avcC`` box, read directly (no ffmpeg run).
+    None if the file has no readable avcC (not H.264 in MP4, or unusual layout)."""
+    import struct
+
+    try:
+        with open(path, "rb") as fh:
+            moov = None
+            while True:
+                head = fh.read(8)
+                if len(head) < 8:
+                    break
+                size, kind = struct.unpack(">I4s", head)
+                hdr = 8
+                if size == 1:
+                    size = struct.unpack(">Q", fh.read(8))[0]
+                    hdr = 16
+                elif size == 0:
+                    size = None
+                if kind == b"moov":
+                    moov = fh.read((size - hdr) if size else -1)
+                    break
+                if size is None:
+                    break
+                fh.seek(size - hdr, 1)
+        if not moov:
+            return None
+        i = moov.find(b"avcC")
+        if i < 0:
+            return None
+        box = moov[i + 4:]
+        n_sps = box[5] & 0x1F
+        pos, nals = 6, []
+        for _ in range(n_sps):
+            ln = struct.unpack(">H", box[pos:pos + 2])[0]
+            nals.append(box[pos + 2:pos + 2 + ln])
+            pos += 2 + ln
+        n_pps = box[pos]
+        pos += 1
+        for _ in range(n_pps):
+            ln = struct.unpack(">H", box[pos:pos + 2])[0]
+            nals.append(box[pos + 2:pos + 2 + ln])
+            pos += 2 + ln
+        return nals
+    except (OSError, IndexError, struct.error):
+        return None
 
 
 def prefix_cut(pts_in_decode_order: Sequence[int], upto: int) -> int:

@@ -213,3 +213,27 @@ def stream_kinds(path: str | os.PathLike) -> list[str]:
                           capture_output=True)
     text = proc.stderr.decode("utf-8", "replace")
     return [m.group(1).lower() for m in re.finditer(r"Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):", text)]
+
+
+def parse_framecrc(text: str) -> list[Packet]:
+    """Packets from framecrc text (as :func:`packets` reads it), e.g. from ``ffmpeg.scan_clip``."""
+    out: list[Packet] = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        flags = None
+        for p in parts[6:]:
+            if p.startswith("F="):
+                flags = int(p[2:], 16)
+        out.append(Packet(stream=int(parts[0]), dts=int(parts[1]), pts=int(parts[2]),
+                          duration=int(parts[3]), size=int(parts[4]),
+                          keyframe=flags is None or bool(flags & 1)))
+    return out
+
+
+def parse_stream_kinds(banner: str) -> list[str]:
+    """Stream kinds of input #0 in index order, from ffmpeg's input banner text."""
+    head = banner.split("Output #0", 1)[0].split("Stream mapping:", 1)[0]
+    return [m.group(1).lower() for m in
+            re.finditer(r"Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):", head)]

@@ -29,12 +29,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from ..errors import InputError
 from . import ffmpeg as ff
 from .audio import SEAM_FADE, AudioPiece, Join, assemble
 from .chapters import write_ffmetadata
-from .h264 import parse_headers, x264_options
-from .probe import ProbeError, packets, probe, stream_kinds
+from .h264 import headers_from_nals, mp4_avcc_nals, parse_headers, x264_options
+from .probe import ProbeError, parse_framecrc, parse_stream_kinds, probe
 from .seams import PEEK_SIZE, compare_seam, frames_from_raw
 from .timeline import (SegPlan, Source, Target, Transition, conform_steps, converted_frames,
                        parse_target, parse_transition, tail_cut)
@@ -107,14 +109,20 @@ class StitchResult:
 
 # ---- analysis -----------------------------------------------------------------------------------
 
-def _analyse(path: str) -> Source:
+def _analyse(path: str, peek_out: Path) -> Source:
+    """Stream facts, every video packet's timestamps, the parameter sets (read from the MP4's avcC)
+    and the first two frames (for seam comparison): two ffmpeg runs."""
     try:
         info = probe(path)
     except ProbeError as exc:
         raise InputError(f"{path}: cannot read this file as video ({exc})") from None
     if info.video is None:
         raise InputError(f"{path}: has no video stream")
-    pk = packets(path, "v:0")
+    try:
+        crc, banner = ff.scan_clip(path, peek_out=peek_out, peek_size=PEEK_SIZE, peek_count=2)
+    except ff.FFmpegError as exc:
+        raise InputError(f"{path}: cannot decode the video ({exc})") from None
+    pk = [p for p in parse_framecrc(crc) if p.stream == 0]
     if not pk:
         raise InputError(f"{path}: the video stream has no frames")
     v = info.video
@@ -122,8 +130,11 @@ def _analyse(path: str) -> Source:
     tb = v.time_base
     if fps is None and tb and len(pk) > 1:
         fps = Fraction(1) / (Fraction(pk[1].dts - pk[0].dts) * tb)
-    headers = parse_headers(ff.h264_head_annexb(path)) if v.codec == "h264" else None
-    kinds = stream_kinds(path)
+    headers = None
+    if v.codec == "h264":
+        nals = mp4_avcc_nals(path)
+        headers = headers_from_nals(nals) if nals else parse_headers(ff.h264_head_annexb(path))
+    kinds = parse_stream_kinds(banner)
     return Source(path=str(path), width=v.width, height=v.height, fps=Fraction(fps or 24),
                   pix_fmt=v.pix_fmt, codec=v.codec,
                   timescale=int(round(1 / tb)) if tb else None, frames=len(pk),
@@ -206,20 +217,26 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
         raise InputError(f"{out}: output must be an .mp4 (or .m4v/.mov) file")
     out.parent.mkdir(parents=True, exist_ok=True)
     nworkers = workers or min(2, os.cpu_count() or 1) or 1
-    tmp_ctx = None
-    if workdir is None:
-        tmp_ctx = tempfile.TemporaryDirectory(prefix="chainer-stitch-")
-        work = Path(tmp_ctx.name)
-    else:
-        work = Path(workdir)
-        work.mkdir(parents=True, exist_ok=True)
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+    # always a fresh scratch directory (inside ``workdir`` when given), removed afterwards
+    tmp_ctx = tempfile.TemporaryDirectory(prefix="chainer-stitch-",
+                                          dir=str(workdir) if workdir is not None else None)
+    work = Path(tmp_ctx.name)
     notes: list[str] = []
     try:
         with ThreadPoolExecutor(max_workers=nworkers) as pool:
             # 1. analysis ---------------------------------------------------------------------
             t = time.perf_counter()
-            sources = list(pool.map(_analyse, [str(s.path) for s in segments]))
+            sources = list(pool.map(_analyse, [str(s.path) for s in segments],
+                                    [work / f"head{i:04d}.rgb" for i in range(len(segments))]))
+            if sources[0].headers is not None and sources[0].headers.x264_options is None:
+                # the encoder options SEI sits in the first access unit, not in avcC
+                full = parse_headers(ff.h264_head_annexb(sources[0].path))
+                if full.key == sources[0].headers.key:
+                    sources[0].headers = full
             tgt = parse_target(target, sources[0])
+            audio_fmt = _audio_format(sources)
             ref = sources[0] if (sources[0].width, sources[0].height, sources[0].fps) == \
                 (tgt.width, tgt.height, tgt.fps) and sources[0].codec == "h264" else None
             if tgt.timescale is None:
@@ -265,7 +282,7 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                         continue
                     prev = plans[i - 1]
                     jobs[i] = pool.submit(_seam_frames, prev, p, work, encoder, tgt,
-                                          smart_ok and not prev.full)
+                                          smart_ok and not prev.full, audio_fmt)
                 for i, fut in jobs.items():
                     tail_frames, head_frames, spec = fut.result()
                     match = compare_seam(tail_frames, head_frames)
@@ -313,7 +330,7 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                 futures.append(pool.submit(_make_piece, pc, k, work, encoder, tgt,
                                            1 if len(pieces) > 1 else 2))
             t_audio = time.perf_counter()
-            audio_raw, audio_fmt, audio_stats = _assemble_audio(plans, tgt, work, pool)
+            audio_raw, audio_stats = _assemble_audio(plans, tgt, work, audio_fmt)
             timings["audio"] = time.perf_counter() - t_audio
             made = [f.result() for f in futures]
             timings["video"] = time.perf_counter() - t
@@ -349,7 +366,8 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
             tmp_out = out.with_name(f".{out.stem}.part-{os.getpid()}{out.suffix}")
             try:
                 ff.mux_stitched(tmp_out, concat_list=concat_list, audio_raw=audio_raw,
-                                sample_rate=audio_fmt[0], channels=audio_fmt[1], metadata=meta,
+                                sample_rate=audio_fmt[0] if audio_fmt else 48000,
+                                channels=audio_fmt[1] if audio_fmt else 1, metadata=meta,
                                 loudness=loudness if audio_raw is not None else None,
                                 timescale=tgt.timescale)
                 os.replace(tmp_out, out)
@@ -358,8 +376,7 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                     tmp_out.unlink()
             timings["mux"] = time.perf_counter() - t
     finally:
-        if tmp_ctx is not None:
-            tmp_ctx.cleanup()
+        tmp_ctx.cleanup()
     timings["total"] = time.perf_counter() - t_start
     fps = float(tgt.fps)
     results = []
@@ -385,13 +402,29 @@ def _timescale_for(fps: Fraction) -> int:
     return ts
 
 
+def _audio_format(sources: list[Source]) -> tuple[int, int] | None:
+    """(sample rate, channels) of the output track: the first segment with audio (<= stereo)."""
+    for s in sources:
+        if s.audio:
+            return s.sample_rate or 48000, min(s.channels or 1, 2)
+    return None
+
+
+def _audio_dump(work: Path, index: int) -> Path:
+    return work / f"audio{index:04d}.f32"
+
+
 def _seam_frames(prev: SegPlan, cur: SegPlan, work: Path, encoder: Encoder, tgt: Target,
-                 speculative: bool):
+                 speculative: bool, audio_fmt: tuple[int, int] | None):
     """Decoded frames either side of a chained seam (small, for comparison). When the previous
     segment can be smart-rendered, the same decode also renders its tail without its last frame
-    (used if the seam turns out to be a duplicate)."""
-    head = frames_from_raw(ff.peek_frames(cur.source.path, count=2, size=PEEK_SIZE))
+    (used if the seam turns out to be a duplicate) and dumps its audio for the assembly."""
+    head = frames_from_raw((work / f"head{cur.index:04d}.rgb").read_bytes())
     src = prev.source
+    audio_kw = {}
+    if audio_fmt and src.audio:
+        audio_kw = {"audio_out": _audio_dump(work, prev.index), "sample_rate": audio_fmt[0],
+                    "channels": audio_fmt[1]}
     spec = None
     if speculative:
         n = src.frames
@@ -401,11 +434,13 @@ def _seam_frames(prev: SegPlan, cur: SegPlan, work: Path, encoder: Encoder, tgt:
             tail = work / f"tail{prev.index:04d}.mp4"
             ff.smart_tail(src.path, tail_out=tail, tail_start=k, tail_end=n - 1, peek_out=peek_raw,
                           peek_from=max(0, n - 2), peek_size=PEEK_SIZE, fps=tgt.fps,
-                          encoder=encoder.args, timescale=tgt.timescale, sar=encoder.sar)
+                          encoder=encoder.args, timescale=tgt.timescale, sar=encoder.sar,
+                          **audio_kw)
             spec = (tail, k)
         else:
             ff.smart_tail(src.path, tail_out=None, tail_start=0, tail_end=0, peek_out=peek_raw,
-                          peek_from=max(0, n - 2), peek_size=PEEK_SIZE, fps=tgt.fps, encoder=encoder.args)
+                          peek_from=max(0, n - 2), peek_size=PEEK_SIZE, fps=tgt.fps,
+                          encoder=encoder.args, **audio_kw)
         tail_frames = frames_from_raw(peek_raw.read_bytes())
     else:
         tail_frames = frames_from_raw(ff.peek_frames(src.path, count=2, size=PEEK_SIZE, from_end=True))
@@ -451,6 +486,8 @@ def _video_pieces(plans: list[SegPlan], tgt: Target, spec_tails: dict[int, tuple
         pieces.append(_Piece("prefix", path=src.path, frames=p.cut_at, packets=p.cut_at))
         spec = spec_tails.get(p.index)
         tail_frames = p.src_end - p.cut_at
+        if tail_frames <= 0:
+            continue                       # the decodable prefix already ends where we cut
         if (spec is not None and spec[1] == p.cut_at and p.tail_trim == 1 and not p.xfade_out
                 and not p.fade_out):
             pieces.append(_Piece("ready", path=str(spec[0]), frames=tail_frames))
@@ -477,18 +514,22 @@ def _make_piece(pc: _Piece, k: int, work: Path, encoder: Encoder, tgt: Target,
         ff.remux_video(pc.path, out, packets=pc.packets, timescale=tgt.timescale)
         return str(out), pc.frames, None
     if pc.kind == "ready":
-        return pc.path, pc.frames, parse_headers(ff.h264_head_annexb(pc.path)).key
+        return pc.path, pc.frames, _piece_key(pc.path)
     ff.render_items(out, pc.items, width=tgt.width, height=tgt.height, fps=tgt.fps,
                     encoder=encoder.args, timescale=tgt.timescale, threads=threads, sar=encoder.sar)
-    return str(out), pc.frames, parse_headers(ff.h264_head_annexb(out)).key
+    return str(out), pc.frames, _piece_key(out)
 
 
-def _assemble_audio(plans: list[SegPlan], tgt: Target, work: Path, pool):
-    with_audio = [p for p in plans if p.source.audio]
-    if not with_audio:
-        return None, (48000, 1), None
-    sr = with_audio[0].source.sample_rate or 48000
-    ch = min(with_audio[0].source.channels or 1, 2)
+def _piece_key(path) -> tuple:
+    nals = mp4_avcc_nals(path)
+    return (headers_from_nals(nals) if nals else parse_headers(ff.h264_head_annexb(path))).key
+
+
+def _assemble_audio(plans: list[SegPlan], tgt: Target, work: Path,
+                    audio_fmt: tuple[int, int] | None):
+    if audio_fmt is None:
+        return None, None
+    sr, ch = audio_fmt
     for p in plans:
         s = p.source
         if s.audio and s.sample_rate != sr:
@@ -500,7 +541,7 @@ def _assemble_audio(plans: list[SegPlan], tgt: Target, work: Path, pool):
     pieces, joins = [], []
     fps = float(tgt.fps)
     for i, p in enumerate(plans):
-        pieces.append(AudioPiece(path=p.source.path if p.source.audio else None,
+        pieces.append(AudioPiece(path=str(i) if p.source.audio else None,
                                  src_start=p.head_trim / float(p.source.fps), out_start=p.start,
                                  out_dur=p.kept / fps))
         if i:
@@ -511,7 +552,14 @@ def _assemble_audio(plans: list[SegPlan], tgt: Target, work: Path, pool):
                 joins.append(Join("fade", (p.fade_in + plans[i - 1].fade_out) / fps))
             else:
                 joins.append(Join("seam", SEAM_FADE))
+
+    def decode(key: str):
+        i = int(key)
+        dump = _audio_dump(work, i)
+        if dump.exists():
+            return np.fromfile(dump, dtype="<f4").reshape(-1, ch)
+        return ff.decode_audio(plans[i].source.path, sample_rate=sr, channels=ch)
+
     raw = work / "audio.f32"
-    stats = assemble(pieces, joins, raw, sample_rate=sr, channels=ch,
-                     decode=lambda path: ff.decode_audio(path, sample_rate=sr, channels=ch))
-    return raw, (sr, ch), stats
+    stats = assemble(pieces, joins, raw, sample_rate=sr, channels=ch, decode=decode)
+    return raw, stats
