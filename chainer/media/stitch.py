@@ -174,6 +174,11 @@ class Encoder:
 def _calibrate(tgt: Target, ref: Source | None, work: Path) -> tuple[Encoder, tuple | None]:
     """Pick the encoder whose parameter sets equal the reference's. Returns (encoder, key); key is
     None when no candidate matches (smart render impossible)."""
+    if ref is not None and ref.headers is not None and ref.headers.x264_options is None:
+        # x264's options SEI sits in the first access unit, not in avcC
+        full = parse_headers(ff.h264_head_annexb(ref.path))
+        if full.key == ref.headers.key:
+            ref.headers = full
     cands = _encoder_candidates(ref)
     ref_key = ref.headers.key if ref and ref.headers else None
     k = 0
@@ -187,7 +192,7 @@ def _calibrate(tgt: Target, ref: Source | None, work: Path) -> tuple[Encoder, tu
                                 encoder=enc.args, timescale=tgt.timescale, sar=sar)
             except ff.FFmpegError:
                 continue
-            key = parse_headers(ff.h264_head_annexb(out)).key
+            key = _piece_key(out)
             if ref_key is None or key == ref_key:
                 return enc, key
     return Encoder((*ff.X264_DEFAULTS, "-crf", str(MAX_CRF), "-preset", "veryfast")), None
@@ -230,19 +235,22 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
             t = time.perf_counter()
             sources = list(pool.map(_analyse, [str(s.path) for s in segments],
                                     [work / f"head{i:04d}.rgb" for i in range(len(segments))]))
-            if sources[0].headers is not None and sources[0].headers.x264_options is None:
-                # the encoder options SEI sits in the first access unit, not in avcC
-                full = parse_headers(ff.h264_head_annexb(sources[0].path))
-                if full.key == sources[0].headers.key:
-                    sources[0].headers = full
             tgt = parse_target(target, sources[0])
             audio_fmt = _audio_format(sources)
             ref = sources[0] if (sources[0].width, sources[0].height, sources[0].fps) == \
                 (tgt.width, tgt.height, tgt.fps) and sources[0].codec == "h264" else None
             if tgt.timescale is None:
                 tgt.timescale = _timescale_for(tgt.fps)
-            encoder, ref_key = _calibrate(tgt, ref, work)
-            smart_ok = ref_key is not None
+            ref_key = ref.headers.key if ref is not None and ref.headers is not None else None
+            needs_encoder = (ref_key is None or any(s.transition for s in segments)
+                             or default_tr.kind != "cut"
+                             or (seam != "keep" and any(s.chained for s in segments[1:]))
+                             or any(conform_steps(s, tgt, ref_key) for s in sources))
+            encoder, smart_ok = Encoder((*ff.X264_DEFAULTS, "-crf", str(MAX_CRF), "-preset", "veryfast")), True
+            if needs_encoder:
+                encoder, calib_key = _calibrate(tgt, ref, work)
+                smart_ok = calib_key is not None
+                ref_key = ref_key or calib_key
             if not smart_ok:
                 notes.append("no x264 setting reproduces the source's parameter sets: segments "
                              "that need any re-encoding make the whole output a re-encode")

@@ -1,0 +1,276 @@
+"""Stitch benchmark: chainer stitch vs the ways people join clips today, on chained 720p clips.
+
+    python bench/stitch.py --clips 20 [--clips 100] [--quick] [--skip-moviepy]
+
+Clips are synthetic but encoded like the emulator's (libx264 defaults, one keyframe per clip,
+B-frames, High, 24 fps, yuv420p, AAC 48 kHz mono, continuous audio) and chained: each clip's frame 0
+is exactly the previous clip's last frame before encoding. They are cached under
+``bench/.cache/`` (the largest --clips is generated once; smaller runs use its first clips).
+
+Methods (each run in its own process so its peak RSS is its own):
+  cp              copy of the same bytes (the floor)
+  concat-copy     ffmpeg concat demuxer, stream copy (audio drifts, held frames, gaps)
+  reencode        ffmpeg concat demuxer -> x264 veryfast CRF 18 + AAC (a full re-encode)
+  moviepy         moviepy concatenate_videoclips + write_videofile(preset="ultrafast")
+  chainer         chainer stitch (seam auto, loudness off: sample jumps compare with the inputs')
+  chainer-loud    chainer stitch with the default loudness normalisation (-16 LUFS), time only
+  chainer-keep    chainer stitch --seam keep --loudness off (only copies)
+
+Per method: wall time, ratios, peak RSS (largest process), A/V drift at the end, held frames
+(adjacent output frames that are the same picture), audio discontinuities (digital-silence runs
+> 5 ms and sample jumps larger than the inputs' own largest). Writes bench/results/stitch.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FPS = 24
+SR = 48000
+
+
+# ---- clip generation ----------------------------------------------------------------------------
+
+def _texture(w: int, h: int, seed: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(h // 8 + 2, w // 8 + 2, 3), dtype=np.uint8)
+    big = np.repeat(np.repeat(small, 8, axis=0), 8, axis=1).astype(np.float32)
+    yy, xx = np.mgrid[0:big.shape[0], 0:big.shape[1]].astype(np.float32)
+    big = 0.55 * big + 0.45 * (128 + 100 * np.sin(xx[..., None] / 61.0 + yy[..., None] / 43.0
+                                                    + np.array([0, 2, 4], np.float32)))
+    return np.clip(big, 0, 255).astype(np.uint8)
+
+
+def generate(cache: Path, n: int, width: int, height: int, frames: int) -> list[Path]:
+    from chainer.media.ffmpeg import encode_video
+
+    cache.mkdir(parents=True, exist_ok=True)
+    tex = _texture(width * 2, height * 2)
+    noise = np.random.default_rng(9).standard_normal(SR * 4).astype(np.float32)
+    paths = []
+    g0 = 0
+    for k in range(n):
+        path = cache / f"clip{k:03d}.mp4"
+        paths.append(path)
+        if not path.exists():
+            def frame(g):
+                t = g / FPS
+                x = int((t * 90) % width)
+                y = int((height / 2) * (1 + np.sin(t * 0.7)) / 2)
+                f = tex[y:y + height, x:x + width].copy()
+                bx = int((t * 300) % (width - 120))
+                f[height // 2 - 60:height // 2 + 60, bx:bx + 120] = 245
+                return f
+
+            idx = np.arange(int(round(g0 / FPS * SR)), int(round((g0 + frames) / FPS * SR)))
+            audio = (0.2 * np.sin(2 * np.pi * 220 * idx / SR) + 0.03 * noise[idx % noise.shape[0]]).astype(np.float32)
+            tmp = path.with_suffix(".tmp.mp4")
+            encode_video(tmp, (frame(g0 + i) for i in range(frames)), width=width, height=height,
+                         fps=FPS, audio=audio)
+            os.replace(tmp, path)
+            print(f"  generated {path.name}", file=sys.stderr, flush=True)
+        g0 += frames - 1
+    return paths
+
+
+# ---- methods (each runs in a child process) -----------------------------------------------------
+
+def method_cp(clips, out):
+    with open(out, "wb") as dst:
+        for c in clips:
+            with open(c, "rb") as src:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def _concat_list(clips, path):
+    Path(path).write_text("".join(f"file '{Path(c).resolve()}'\n" for c in clips))
+
+
+def method_concat_copy(clips, out):
+    from chainer.media import ffmpeg as ff
+
+    lst = Path(out).with_suffix(".txt")
+    _concat_list(clips, lst)
+    ff.run(["-f", "concat", "-safe", "0", "-i", str(lst), "-c", "copy", "-y", str(out)])
+
+
+def method_reencode(clips, out):
+    from chainer.media import ffmpeg as ff
+
+    lst = Path(out).with_suffix(".txt")
+    _concat_list(clips, lst)
+    ff.run(["-f", "concat", "-safe", "0", "-i", str(lst), "-c:v", "libx264", "-preset", "veryfast",
+            "-crf", "18", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "160k", "-y", str(out)])
+
+
+def method_moviepy(clips, out):
+    from moviepy import VideoFileClip, concatenate_videoclips
+
+    vs = [VideoFileClip(str(c)) for c in clips]
+    final = concatenate_videoclips(vs)
+    final.write_videofile(str(out), preset="ultrafast", logger=None)
+    for v in vs:
+        v.close()
+
+
+def method_chainer(clips, out, seam="auto", loudness=None):
+    from chainer.media.stitch import Segment, stitch
+
+    res = stitch([Segment(c, f"s{i}", chained=i > 0) for i, c in enumerate(clips)], out,
+                 seam=seam, loudness=loudness)
+    Path(str(out) + ".json").write_text(json.dumps(res.to_dict()))
+
+
+def method_chainer_loud(clips, out):
+    method_chainer(clips, out, loudness=-16.0)
+
+
+def method_chainer_keep(clips, out):
+    method_chainer(clips, out, seam="keep", loudness=None)
+
+
+METHODS = {"cp": method_cp, "concat-copy": method_concat_copy, "reencode": method_reencode,
+           "moviepy": method_moviepy, "chainer": method_chainer, "chainer-loud": method_chainer_loud,
+           "chainer-keep": method_chainer_keep}
+
+
+def run_child(name: str, clips: list[Path], out: Path) -> dict:
+    """Run one method in a fresh Python process; wall time and peak RSS (largest process, MB)."""
+    code = ("import sys, json; sys.path.insert(0, %r); import importlib.util as u; "
+            "s = u.spec_from_file_location('b', %r); b = u.module_from_spec(s); s.loader.exec_module(b); "
+            "b.METHODS[%r](json.loads(sys.argv[1]), sys.argv[2])") % (str(ROOT), str(Path(__file__).resolve()), name)
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps([str(c) for c in clips]), str(out)])
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"seconds": wall, "peak_rss_mb": ru.ru_maxrss / 1024, "ok": proc.returncode == 0}
+
+
+# ---- measurements -------------------------------------------------------------------------------
+
+def measure(out: Path, inputs_jump: float) -> dict:
+    from chainer.media import ffmpeg as ff
+
+    w, h = 160, 90
+    prev = None
+    frames = held = 0
+    for f in ff.decode_frames(out, w, h, pix_fmt="gray", vf=f"scale={w}:{h}:flags=area"):
+        if prev is not None:
+            d = f.astype(np.float32) - prev
+            if float(np.mean(d * d)) < 2.0:      # the synthetic content always moves
+                held += 1
+        prev = f.astype(np.float32)
+        frames += 1
+    a = ff.decode_audio(out, sample_rate=SR, channels=1)[:, 0]
+    from chainer.media.audio import longest_silence
+
+    quiet = np.abs(a) <= 1e-4
+    d = np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]]))
+    runs = np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+    gaps = int(np.sum(runs > int(0.005 * SR)))
+    jumps = np.abs(np.diff(a)) > inputs_jump * 1.05 + 1e-3
+    # count jump events (clusters) rather than samples
+    jump_events = int(np.sum(np.diff(np.concatenate([[0], jumps.astype(np.int8)])) == 1))
+    return {"frames": frames, "video_s": frames / FPS, "audio_s": a.shape[0] / SR,
+            "av_drift_ms": (a.shape[0] / SR - frames / FPS) * 1000, "held_frames": held,
+            "silence_gaps": gaps, "longest_silence_ms": longest_silence(a[:, None]) / SR * 1000,
+            "audio_jumps": jump_events, "decode_warnings": bool(ff.decode_check(out))}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clips", type=int, action="append", help="chain length (repeatable); default 20")
+    ap.add_argument("--quick", action="store_true", help="480p, 2 s clips, 8 clips, no moviepy")
+    ap.add_argument("--skip-moviepy", action="store_true")
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "stitch.json"))
+    args = ap.parse_args(argv)
+    counts = sorted(set(args.clips or ([8] if args.quick else [20])))
+    width, height, frames = (864, 496, 49) if args.quick else (1280, 720, 121)
+    methods = [m for m in args.methods.split(",") if m in METHODS]
+    if args.quick or args.skip_moviepy:
+        methods = [m for m in methods if m != "moviepy"]
+    cache = ROOT / "bench" / ".cache" / f"stitch-{width}x{height}-{frames}"
+    print(f"generating/using {max(counts)} chained clips in {cache}", file=sys.stderr)
+    all_clips = generate(cache, max(counts), width, height, frames)
+    from chainer.media import ffmpeg as ff
+    from chainer.media.audio import max_jump
+
+    results = {"machine": {"cpus": os.cpu_count()}, "clip": {"width": width, "height": height,
+               "frames": frames, "fps": FPS}, "runs": []}
+    work = ROOT / "bench" / ".cache" / "stitch-out"
+    work.mkdir(parents=True, exist_ok=True)
+    for n in counts:
+        clips = all_clips[:n]
+        inputs_jump = max(max_jump(ff.decode_audio(c, sample_rate=SR, channels=1)) for c in clips[:5])
+        run = {"clips": n, "video_seconds": n * frames / FPS, "bytes": sum(c.stat().st_size for c in clips),
+               "methods": {}}
+        for m in methods:
+            out = work / f"{m}-{n}.mp4"
+            if out.exists():
+                out.unlink()
+            print(f"[{n} clips] {m} ...", file=sys.stderr, flush=True)
+            r = run_child(m, clips, out)
+            if r["ok"] and m != "cp":
+                r.update(measure(out, inputs_jump))
+            if m.startswith("chainer") and Path(str(out) + ".json").exists():
+                d = json.loads(Path(str(out) + ".json").read_text())
+                r["paths"] = d["paths"]
+                r["timings"] = d["timings"]
+                r["notes"] = d["notes"]
+            run["methods"][m] = r
+        ms = run["methods"]
+
+        def ratio(a, b):
+            if a in ms and b in ms and ms[a].get("ok") and ms[b].get("ok"):
+                return ms[b]["seconds"] / ms[a]["seconds"]
+            return None
+
+        run["ratios"] = {
+            "chainer_vs_reencode": ratio("chainer", "reencode"),
+            "chainer_vs_moviepy": ratio("chainer", "moviepy"),
+            "chainer_realtime": (run["video_seconds"] / ms["chainer"]["seconds"]) if "chainer" in ms else None,
+            "keep_realtime": (run["video_seconds"] / ms["chainer-keep"]["seconds"]) if "chainer-keep" in ms else None,
+            "chainer_vs_cp": (ms["chainer"]["seconds"] / ms["cp"]["seconds"]) if "chainer" in ms and "cp" in ms else None,
+        }
+        results["runs"].append(run)
+        print_table(run)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def print_table(run: dict) -> None:
+    print(f"\n{run['clips']} clips, {run['video_seconds']:.0f} s of video, {run['bytes'] / 1e6:.1f} MB")
+    print(f"{'method':<14}{'time s':>8}{'peak MB':>9}{'drift ms':>10}{'held':>6}{'gaps':>6}{'jumps':>7}  paths")
+    for m, r in run["methods"].items():
+        if not r.get("ok"):
+            print(f"{m:<14}  failed")
+            continue
+        drift = f"{r['av_drift_ms']:.1f}" if "av_drift_ms" in r else "-"
+        print(f"{m:<14}{r['seconds']:>8.2f}{r['peak_rss_mb']:>9.0f}{drift:>10}"
+              f"{r.get('held_frames', '-'):>6}{r.get('silence_gaps', '-'):>6}{r.get('audio_jumps', '-'):>7}"
+              f"  {r.get('paths', '')}")
+    rt = run["ratios"]
+    fmt = lambda v: "n/a" if v is None else f"{v:.1f}x"  # noqa: E731
+    print(f"chainer vs full re-encode: {fmt(rt['chainer_vs_reencode'])} faster (goal >= 5x); "
+          f"vs moviepy ultrafast: {fmt(rt['chainer_vs_moviepy'])} (goal >= 10x)")
+    print(f"chainer: {fmt(rt['chainer_realtime'])} realtime; --seam keep: {fmt(rt['keep_realtime'])} "
+          f"realtime (goal >= 20x); chainer / cp: {fmt(rt['chainer_vs_cp'])}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
