@@ -63,6 +63,8 @@ def command(storyboard, run_dir, provider, base_url, concurrency, budget, draft,
     t = result.summary["totals"]
     money = f"{t['cost_actual']:.2f} {t['currency']}" if t.get("cost_complete") else \
         f"{t['tokens_actual']:,} tokens"
+    if result.summary.get("provider") == "emulator":
+        money += " at list price, not billed: emulator"
     if result.ok:
         click.echo(f"wrote {result.output} ({t['succeeded']} shots, {money}); "
                    f"summary in {result.run_dir / 'summary.json'}")
