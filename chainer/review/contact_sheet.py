@@ -36,7 +36,7 @@ class Seam:
     at: float                      # seconds into the output (first frame of the incoming shot)
     psnr: float | None
     ssim: float | None
-    in_shot_psnr: float | None     # mean PSNR of the neighbouring frame pairs inside the shots
+    in_shot_psnr: float | None     # lower PSNR of the neighbouring frame pairs inside the shots
     frames: tuple[int, int] = (0, 0)   # (last kept frame of N, first kept frame of N+1) in their files
 
     @property
@@ -97,7 +97,9 @@ def measure_seams(timeline: Timeline, frames: dict[str, dict[str, np.ndarray]]) 
             pairs = [(fa.get("last_prev"), fa["last"]), (fb["first"], fb.get("first2"))]
             vals = [_cap(psnr(x, y)) for x, y in pairs
                     if x is not None and y is not None and x is not y]
-            inner = float(np.mean(vals)) if vals else None
+            # the faster of the two neighbouring motions is what the cut is judged against: a
+            # shot that starts from rest must not make a normal-speed seam look like a jump
+            inner = float(min(vals)) if vals else None
         seams.append(Seam(i, a.shot_id, b.shot_id, kind, b.start / float(timeline.fps), p, s, inner,
                           (a.last_kept, b.first_kept)))
     return seams

@@ -367,7 +367,10 @@ class Runner:
             summary = build_summary(plan, self.journal, self.run_dir, self.current, prov.name,
                                     base_url=prov.base_url, stitch=stitch_result,
                                     output=output, problems=self.problems)
+            summary["drift_guard"] = plan.storyboard.drift_guard
             write_summary(self.run_dir, summary)
+            if output is not None:
+                self._review(summary)
         finally:
             self.client.close()
             self.progress.end()
@@ -849,17 +852,47 @@ class Runner:
         fingerprint = json.dumps({"clips": [[s.id, self.current[s.id].clip_sha, s.chained_from is not None,
                                              s.name, s.transition] for s, _ in clips],
                                   "output": sb.output.model_dump(), "transition": sb.transition,
+                                  "drift_guard": sb.drift_guard,
                                   "options": self.stitch_options}, sort_keys=True, default=str)
         prev = self.journal.get_meta("assembly")
         if (prev and prev.get("fingerprint") == fingerprint and out.exists()
                 and sha256_file(out) == prev.get("sha")):
             self.progress.message(f"output {out} is up to date")
             return out, prev.get("stitch")
+        clips = self._drift_guard(clips)
         self.progress.message(f"assembling {len(clips)} clips -> {out}")
         result = assemble(self.plan, clips, out, **self.stitch_options)
         self.journal.set_meta("assembly", {"fingerprint": fingerprint, "sha": sha256_file(out),
                                            "stitch": result})
         return out, result
+
+
+    def _drift_guard(self, clips):
+        """Measure colour drift per sequence; with ``drift_guard: match`` assemble graded copies
+        (``graded/<shot>.mp4``) instead of the downloaded clips, which stay untouched."""
+        mode = self.plan.storyboard.drift_guard
+        if mode == "off":
+            return clips
+        from ..review import GRADED_DIR, apply_drift_guard
+
+        if mode == "match":
+            self.progress.message("drift guard: matching colour to each sequence's first shot")
+        guard = apply_drift_guard([(s.id, s.sequence, path) for s, path in clips],
+                                  self.run_dir / GRADED_DIR, mode=mode)
+        return [(s, Path(guard[s.id].clip) if s.id in guard else path) for s, path in clips]
+
+    def _review(self, summary: dict) -> None:
+        """Write the review outputs (contact sheet, report, chapters, editor timelines). The
+        video is already complete; a failure here is reported, not fatal."""
+        from ..review import write_review
+
+        try:
+            written = write_review(self.run_dir, summary,
+                                   drift_guard=self.plan.storyboard.drift_guard)
+        except Exception as exc:  # noqa: BLE001 - review must never cost the user the render
+            self._problem(f"review outputs could not be written: {exc}")
+            return
+        self.progress.message("review: " + ", ".join(sorted(Path(p).name for p in written.values())))
 
 
 def _about_image(exc: ArkHTTPError) -> bool:
