@@ -123,7 +123,7 @@ FAULTS = {
     "drop_connection": {"probability": 0.04},
     "drop_after_create": {"probability": 0.15},
     "truncated_download": {"probability": 0.25, "fraction": 0.4},
-    "task_failed": {"probability": 0.12},
+    "task_failed": {"probability": 0.25},
     "expired_url": {"probability": 0.12},
 }
 FAULT_RENDERS = 10
@@ -147,6 +147,7 @@ def test_fault_soak(fault_ref, tmp_path):
     for i in range(FAULT_RENDERS):
         run_dir = tmp_path / f"run{i}"
         out = run_dir / fault_ref["output"]
+        t0 = time.monotonic()
         faults = FaultConfig.from_dict({"seed": 100 + i, **FAULTS})
         with Emulator(EmulatorConfig(**{**EMU, "latency": 0.3}, faults=faults)) as emu:
             r = RenderProcess(fault_ref["sb"], run_dir, emu.base_url, KEY)
@@ -154,14 +155,16 @@ def test_fault_soak(fault_ref, tmp_path):
             fired = emu.stats()["faults_injected"]
             assert "Traceback" not in r.stderr, r.stderr
             if rc == 0:
-                outcomes.append(("ok", fired))
+                outcomes.append(("ok", fired, round(time.monotonic() - t0, 1)))
                 assert frame_hashes(out) == fault_ref["hashes"], (i, fired)
                 continue
-            outcomes.append(("stopped", fired))
+            outcomes.append(("stopped", fired, r.lines[-2:]))
             # a clear ending: exit 1, a last line saying what happened and what to run next
             assert rc == 1, r.stderr
             last = r.lines[-1]
             assert last.startswith("incomplete: ") and "chainer status" in last, r.stderr
+            # and, before it, the reason: which sequence stopped at which shot, and why
+            assert any(re.match(r"sequence \d+ stopped at \w+: \S", ln) for ln in r.lines), r.stderr
             assert not out.exists(), "a partial video at the output path"
             assert [p.name for p in run_dir.iterdir() if p.suffix == ".mp4"] == []
             # the journal is consistent: status reads it and agrees with the summary
@@ -189,8 +192,10 @@ def test_fault_soak(fault_ref, tmp_path):
             if s["id"] in reuse:
                 assert s["task_id"] == tasks[s["id"]], (i, s)
         assert frame_hashes(out) == fault_ref["hashes"]
-    kinds = {k for _, fired in outcomes for k in fired}
+        outcomes[-1] += (round(time.monotonic() - t0, 1),)
+    kinds = {k for _, fired, *_ in outcomes for k in fired}
+    print("fault soak:", *outcomes, sep="\n  ")
     assert len(outcomes) == FAULT_RENDERS
     # the rates were high enough to matter: most fault kinds fired, and both endings occurred
     assert len(kinds) >= 5, outcomes
-    assert {o for o, _ in outcomes} == {"ok", "stopped"}, outcomes
+    assert {o[0] for o in outcomes} == {"ok", "stopped"}, outcomes
