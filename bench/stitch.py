@@ -150,12 +150,18 @@ def run_child(name: str, clips: list[Path], out: Path) -> dict:
     code = ("import sys, json; sys.path.insert(0, %r); import importlib.util as u; "
             "s = u.spec_from_file_location('b', %r); b = u.module_from_spec(s); s.loader.exec_module(b); "
             "b.METHODS[%r](json.loads(sys.argv[1]), sys.argv[2])") % (str(ROOT), str(Path(__file__).resolve()), name)
+    # GNU time forks the method from a small process: a fork of this (large) bench process would
+    # inherit its RSS high-water mark. %M is the largest RSS of the method or any process it waited for.
+    rss_file = Path(str(out) + ".rss")
+    cmd = [sys.executable, "-c", code, json.dumps([str(c) for c in clips]), str(out)]
+    gnu_time = shutil.which("time") or "/usr/bin/time"
+    if Path(gnu_time).exists():
+        cmd = [gnu_time, "-f", "%M", "-o", str(rss_file), *cmd]
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code, json.dumps([str(c) for c in clips]), str(out)])
-    _, status, ru = os.wait4(proc.pid, 0)
+    rc = subprocess.call(cmd)
     wall = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"seconds": wall, "peak_rss_mb": ru.ru_maxrss / 1024, "ok": proc.returncode == 0}
+    rss = float(rss_file.read_text().split()[-1]) / 1024 if rss_file.exists() else None
+    return {"seconds": wall, "peak_rss_mb": rss, "ok": rc == 0}
 
 
 # ---- measurements -------------------------------------------------------------------------------
@@ -261,7 +267,8 @@ def print_table(run: dict) -> None:
             print(f"{m:<14}  failed")
             continue
         drift = f"{r['av_drift_ms']:.1f}" if "av_drift_ms" in r else "-"
-        print(f"{m:<14}{r['seconds']:>8.2f}{r['peak_rss_mb']:>9.0f}{drift:>10}"
+        rss = f"{r['peak_rss_mb']:.0f}" if r.get("peak_rss_mb") else "-"
+        print(f"{m:<14}{r['seconds']:>8.2f}{rss:>9}{drift:>10}"
               f"{r.get('held_frames', '-'):>6}{r.get('silence_gaps', '-'):>6}{r.get('audio_jumps', '-'):>7}"
               f"  {r.get('paths', '')}")
     rt = run["ratios"]
