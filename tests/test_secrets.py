@@ -89,9 +89,6 @@ def test_provider_echoing_the_key_in_http_errors(storyboard, tmp_path):
     _assert_status_clean(run_dir)
 
 
-@pytest.mark.xfail(strict=True, reason="chainer/ark: a task's error.message (GET task body) is not "
-                   "redacted: a provider echoing the key puts it in stderr, the journal and "
-                   "summary.json")
 def test_provider_echoing_the_key_in_a_failed_task(storyboard, tmp_path):
     """A failed task whose error message carries the key: the run stops with the provider's
     reason, but not the key, on screen, in the journal, in summary.json and in `chainer status`."""

@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterable
 import httpx
 
 from .errors import (ArkConnectionError, ArkError, ArkHTTPError, ArkResponseError,
-                     ArkTimeoutError, ArkURLExpiredError, DownloadError, http_error, redact)
+                     ArkTimeoutError, ArkURLExpiredError, DownloadError, http_error, redact,
+                     redact_json)
 from .types import Task
 
 DEFAULT_BASE_URL = "https://ark.cn-beijing.volces.com/api/v3"
@@ -149,7 +150,7 @@ class ArkClient:
         if isinstance(data, (bytes, bytearray)):
             raise ArkResponseError(f"{method} {path}: HTTP {resp.status_code} with a non-JSON body",
                                    secrets=self._secrets)
-        return data
+        return redact_json(data, self._secrets)
 
     # ---- downloads --------------------------------------------------------------------------
     def download(self, url: str, dest: str | os.PathLike, *, chunk_size: int = 1 << 16,

@@ -25,6 +25,21 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     return out
 
 
+def redact_json(value: Any, secrets: Iterable[str | None] = ()) -> Any:
+    """``value`` (decoded JSON) with :func:`redact` applied to every string in it, keys included.
+
+    Whatever a provider sends back (a task's error message, a list item) may be journalled,
+    printed and written to summary.json, so it is scrubbed once, where it enters chainer."""
+    secrets = tuple(secrets)
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact_json(k, secrets): redact_json(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_json(v, secrets) for v in value]
+    return value
+
+
 class ArkError(ProviderError):
     """Anything that went wrong talking to Ark (or the emulator)."""
 
