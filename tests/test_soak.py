@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import signal
@@ -59,6 +60,8 @@ PHASES = {
 }
 ASSEMBLY = r"^assembling \d+ clips"
 KILLS = 12
+# other kill schedules: CHAINER_SOAK_SEED=N python -m pytest tests/test_soak.py -k kill
+SEED = int(os.environ.get("CHAINER_SOAK_SEED", "20261121"))
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +71,7 @@ def crash_ref(tmp_path_factory):
 
 @pytest.mark.slow
 def test_kill_9_anywhere_then_resume(crash_ref, tmp_path):
-    rng = random.Random(20261121)
+    rng = random.Random(SEED)
     run_dir = tmp_path / "run"
     kills: list[tuple[str, float, str]] = []
     # the assembly window: kill well inside the reference's stitch time
