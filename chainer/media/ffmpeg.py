@@ -500,3 +500,74 @@ def scan_clip(path: str | os.PathLike, *, peek_out: str | os.PathLike, peek_size
                 "-frames:v", str(int(peek_count)), "-fps_mode", "passthrough", "-f", "rawvideo",
                 "-y", str(peek_out)], loglevel="info")
     return proc.stdout.decode("ascii", "replace"), proc.stderr.decode("utf-8", "replace")
+
+
+def clip_pass(src: str | os.PathLike, *, drop: Sequence[int] = (), keep_packets: int | None = None,
+              peek_out: str | os.PathLike | None, peek_frames: Sequence[int] = (),
+              peek_size: tuple[int, int] = (256, 144), tail_out: str | os.PathLike | None = None,
+              tail_start: int = 0, tail_end: int = 0, fps=24, encoder: Sequence[str] = (),
+              timescale: int | None = None, sar: str = "0",
+              audio_out: str | os.PathLike | None = None, sample_rate: int = 48000,
+              channels: int = 1) -> None:
+    """One single-threaded decode of ``src`` serving up to three outputs.
+
+    The video packets with decode-order indices in ``drop`` (non-reference pictures nobody needs)
+    and from ``keep_packets`` on are dropped before the decoder, so frame indices below count the
+    frames that remain, in display order. ``peek_out``: frames ``peek_frames`` as raw rgb24 scaled
+    to ``peek_size`` (seam comparison). ``tail_out``: frames ``[tail_start, tail_end)`` encoded
+    with ``encoder`` (a smart-render tail). ``audio_out``: the whole audio stream as f32le.
+    """
+    from fractions import Fraction
+
+    terms = [f"eq(n\\,{int(j)})" for j in sorted(drop)]
+    if keep_packets is not None:
+        terms.append(f"gte(n\\,{int(keep_packets)})")
+    args: list[str] = ["-threads", "1"]
+    if terms:
+        args += ["-bsf:v", "noise=drop=" + "+".join(terms)]
+    args += ["-i", str(src), "-filter_complex_threads", "1"]
+    graph = []
+    outs = []
+    if tail_out is not None:
+        outs.append("t")
+    if peek_out is not None and peek_frames:
+        outs.append("p")
+    if outs:
+        tb = _fps_text(1 / Fraction(fps))
+        if len(outs) > 1:
+            graph.append("[0:v:0]split=2" + "".join(f"[{o}0]" for o in outs))
+        for o in outs:
+            lead = f"[{o}0]" if len(outs) > 1 else "[0:v:0]"
+            if o == "t":
+                graph.append(f"{lead}trim=start_frame={int(tail_start)}:end_frame={int(tail_end)},"
+                             f"setpts=PTS-STARTPTS,setsar={sar},format=yuv420p,settb=expr={tb}[t]")
+            else:
+                pw, ph = peek_size
+                sel = "+".join(f"eq(n\\,{int(k)})" for k in sorted(set(peek_frames)))
+                graph.append(f"{lead}select={sel},scale={pw}:{ph}:flags=area,format=rgb24[p]")
+        args += ["-filter_complex", ";".join(graph)]
+    if tail_out is not None:
+        args += ["-map", "[t]", *_x264_args(encoder, 1), "-an"]
+        if timescale:
+            args += ["-video_track_timescale", str(timescale)]
+        args += ["-y", str(tail_out)]
+    if "p" in outs:
+        args += ["-map", "[p]", "-fps_mode", "passthrough", "-f", "rawvideo", "-y", str(peek_out)]
+    if audio_out is not None:
+        args += ["-map", "0:a:0", "-ar", str(sample_rate), "-ac", str(channels), "-c:a", "pcm_f32le",
+                 "-f", "f32le", "-y", str(audio_out)]
+    run(args)
+
+
+def encode_audio_track(raw: str | os.PathLike, out: str | os.PathLike, *, sample_rate: int,
+                       channels: int, loudness: float | None = None, true_peak: float = -1.5,
+                       audio_bitrate: str = "160k") -> None:
+    """Float PCM (f32le interleaved) to an AAC-in-MP4 audio file, optionally loudness-normalised
+    (the stitched output's audio track, encoded once)."""
+    args: list[str] = ["-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels), "-i", str(raw),
+                       "-map", "0:a:0"]
+    if loudness is not None:
+        args += ["-af", f"loudnorm=I={loudness}:TP={true_peak}:LRA=11,aresample={sample_rate}"]
+    args += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", audio_bitrate, "-ar", str(sample_rate),
+             "-map_metadata", "-1", "-f", "mp4", "-y", str(out)]
+    run(args)

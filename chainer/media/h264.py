@@ -162,3 +162,94 @@ def x264_options(opts: str | None) -> dict[str, str]:
             k, v = tok.split("=", 1)
             out[k] = v
     return out
+
+
+@dataclass(frozen=True)
+class SpsInfo:
+    profile_idc: int
+    chroma_format_idc: int
+    bit_depth: int
+    width: int               # after cropping
+    height: int
+    full_range: bool
+
+    @property
+    def pix_fmt(self) -> str | None:
+        """The pixel format ffmpeg's decoder reports for this SPS (None: unusual)."""
+        base = {0: "gray", 1: "yuv420p", 2: "yuv422p", 3: "yuv444p"}.get(self.chroma_format_idc)
+        if base is None:
+            return None
+        if self.bit_depth != 8:
+            return None if base == "gray" else f"{base}{self.bit_depth}le"
+        if self.full_range and base != "gray":
+            return base.replace("yuv", "yuvj")
+        return base
+
+
+def _scaling_list(b: _Bits, size: int) -> None:
+    last = nxt = 8
+    for _ in range(size):
+        if nxt:
+            nxt = (last + b.se() + 256) % 256
+        last = nxt or last
+
+
+def parse_sps(nal: bytes) -> SpsInfo:
+    """Size, chroma format, bit depth and range of an SPS NAL unit (raises ValueError)."""
+    try:
+        b = _Bits(_rbsp(nal))
+        profile = b.u(8)
+        b.u(8)
+        b.u(8)
+        b.ue()
+        chroma, depth, sep = 1, 8, 0
+        if profile in (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135):
+            chroma = b.ue()
+            if chroma == 3:
+                sep = b.u(1)
+            depth = b.ue() + 8
+            b.ue()
+            b.u(1)
+            if b.u(1):
+                for k in range(8 if chroma != 3 else 12):
+                    if b.u(1):
+                        _scaling_list(b, 16 if k < 6 else 64)
+        b.ue()                                   # log2_max_frame_num_minus4
+        poc = b.ue()
+        if poc == 0:
+            b.ue()
+        elif poc == 1:
+            b.u(1)
+            b.se()
+            b.se()
+            for _ in range(b.ue()):
+                b.se()
+        b.ue()                                   # max_num_ref_frames
+        b.u(1)
+        w_mbs = b.ue() + 1
+        h_map = b.ue() + 1
+        frame_mbs_only = b.u(1)
+        if not frame_mbs_only:
+            b.u(1)
+        b.u(1)
+        width, height = w_mbs * 16, h_map * 16 * (2 - frame_mbs_only)
+        if b.u(1):
+            cl, cr, ct, cb = b.ue(), b.ue(), b.ue(), b.ue()
+            cx = 1 if chroma in (0, 3) or sep else 2
+            cy = (2 if chroma == 1 and not sep else 1) * (2 - frame_mbs_only)
+            width -= (cl + cr) * cx
+            height -= (ct + cb) * cy
+        full = False
+        if b.u(1):                               # vui_parameters_present_flag
+            if b.u(1):                           # aspect_ratio_info_present_flag
+                if b.u(8) == 255:
+                    b.u(16)
+                    b.u(16)
+            if b.u(1):                           # overscan_info_present_flag
+                b.u(1)
+            if b.u(1):                           # video_signal_type_present_flag
+                b.u(3)
+                full = bool(b.u(1))
+    except IndexError:
+        raise ValueError("truncated SPS") from None
+    return SpsInfo(profile, 0 if sep else chroma, depth, width, height, full)

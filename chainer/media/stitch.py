@@ -35,7 +35,8 @@ from ..errors import InputError
 from . import ffmpeg as ff
 from .audio import SEAM_FADE, AudioPiece, Join, assemble
 from .chapters import write_ffmetadata
-from .h264 import headers_from_nals, mp4_avcc_nals, parse_headers, x264_options
+from . import mp4
+from .h264 import headers_from_nals, mp4_avcc_nals, parse_headers, parse_sps, x264_options
 from .probe import ProbeError, parse_framecrc, parse_stream_kinds, probe
 from .seams import PEEK_SIZE, compare_seam, frames_from_raw
 from .timeline import (SegPlan, Source, Target, Transition, conform_steps, converted_frames,
@@ -109,9 +110,60 @@ class StitchResult:
 
 # ---- analysis -----------------------------------------------------------------------------------
 
-def _analyse(path: str, peek_out: Path) -> Source:
-    """Stream facts, every video packet's timestamps, the parameter sets (read from the MP4's avcC)
-    and the first two frames (for seam comparison): two ffmpeg runs."""
+def _analyse(path: str) -> Source:
+    """Stream facts, every video packet's timestamps and the parameter sets: read from the MP4's
+    sample tables (no process), or by two ffmpeg runs for anything else."""
+    try:
+        return _analyse_mp4(path)
+    except (mp4.Mp4Error, ValueError):
+        pass
+    return _analyse_ffmpeg(path)
+
+
+def _analyse_mp4(path: str) -> Source:
+    """The MP4 fast path. Raises Mp4Error for anything it does not fully understand (the ffmpeg
+    path then decides)."""
+    movie = mp4.read(path)
+    v = movie.first("vide")
+    if v is None or v.codec not in ("avc1", "avc3") or not v.avcc or v.count == 0:
+        raise mp4.Mp4Error("no H.264 video track")
+    if not v.is_sync(0):
+        raise mp4.Mp4Error("video does not start with a keyframe")
+    deltas = {b - a for a, b in zip(v.dts, v.dts[1:])}
+    if len(deltas) > 1 or 0 in deltas:
+        raise mp4.Mp4Error("variable frame rate")
+    first_pts = min(v.pts)
+    if v.elst:
+        edits = [e for e in v.elst if e[1] >= 0]
+        if len(v.elst) != 1 or not edits or edits[0][1] != first_pts or edits[0][2] != 1.0:
+            raise mp4.Mp4Error("edit list trims or shifts the video")
+    elif first_pts != 0:
+        raise mp4.Mp4Error("video starts late")
+    nals = v.avcc_nals()
+    sps = parse_sps(next(n for n in nals if n and n[0] & 0x1F == 7))
+    if (sps.width, sps.height) != (v.width, v.height) or sps.pix_fmt is None:
+        raise mp4.Mp4Error("sample entry and SPS disagree")
+    first = mp4.read_samples(path, v, [0])[0]
+    headers = headers_from_nals(nals + [n for n in mp4.sample_nals(first, v.nal_length_size)
+                                        if n and n[0] & 0x1F == 6])
+    delta = deltas.pop() if deltas else None
+    fps = Fraction(v.timescale, delta) if delta else Fraction(24)
+    audio = None
+    for t in movie.tracks:
+        if t.handler == "soun":
+            if t.codec != "mp4a" or t.audio_object_type not in (1, 2) or not t.sample_rate \
+                    or not t.channels:
+                raise mp4.Mp4Error("audio other than AAC-LC")
+            audio = t
+            break
+    return Source(path=str(path), width=v.width, height=v.height, fps=fps, pix_fmt=sps.pix_fmt,
+                  codec="h264", timescale=v.timescale, frames=v.count, pts=v.pts, headers=headers,
+                  video_first=movie.tracks[0] is v, audio=audio is not None,
+                  sample_rate=audio.sample_rate if audio else None,
+                  channels=audio.channels if audio else None, track=v)
+
+
+def _analyse_ffmpeg(path: str) -> Source:
     try:
         info = probe(path)
     except ProbeError as exc:
@@ -119,7 +171,9 @@ def _analyse(path: str, peek_out: Path) -> Source:
     if info.video is None:
         raise InputError(f"{path}: has no video stream")
     try:
-        crc, banner = ff.scan_clip(path, peek_out=peek_out, peek_size=PEEK_SIZE, peek_count=2)
+        with tempfile.TemporaryDirectory(prefix="chainer-scan-") as tmp:
+            crc, banner = ff.scan_clip(path, peek_out=Path(tmp) / "head.rgb", peek_size=PEEK_SIZE,
+                                       peek_count=1)
     except ff.FFmpegError as exc:
         raise InputError(f"{path}: cannot decode the video ({exc})") from None
     pk = [p for p in parse_framecrc(crc) if p.stream == 0]
@@ -233,8 +287,7 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
         with ThreadPoolExecutor(max_workers=nworkers) as pool:
             # 1. analysis ---------------------------------------------------------------------
             t = time.perf_counter()
-            sources = list(pool.map(_analyse, [str(s.path) for s in segments],
-                                    [work / f"head{i:04d}.rgb" for i in range(len(segments))]))
+            sources = list(pool.map(_analyse, [str(s.path) for s in segments]))
             tgt = parse_target(target, sources[0])
             audio_fmt = _audio_format(sources)
             ref = sources[0] if (sources[0].width, sources[0].height, sources[0].fps) == \
@@ -284,26 +337,40 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
             t = time.perf_counter()
             spec_tails: dict[int, tuple[Path, int]] = {}
             if seam != "keep":
+                # one decode per clip: its first frames (for the seam before it), its last frames
+                # and speculative smart tail (for the seam after it) and its audio
                 jobs = {}
+                n_seg = len(plans)
+                for i, p in enumerate(plans):
+                    need_head = p.chained
+                    need_tail = i + 1 < n_seg and plans[i + 1].chained
+                    if not (need_head or need_tail):
+                        continue
+                    jobs[i] = (need_tail, pool.submit(
+                        _clip_frames, p, work, encoder, tgt, need_head, need_tail,
+                        need_tail and smart_ok and not p.full, audio_fmt))
+                done = {}
+                for i, (need_tail, fut) in sorted(jobs.items(), key=lambda kv: not kv[1][0]):
+                    done[i] = fut.result()
                 for i, p in enumerate(plans):
                     if not p.chained:
                         continue
                     prev = plans[i - 1]
-                    jobs[i] = pool.submit(_seam_frames, prev, p, work, encoder, tgt,
-                                          smart_ok and not prev.full, audio_fmt)
-                for i, fut in jobs.items():
-                    tail_frames, head_frames, spec = fut.result()
+                    tail_frames, spec = done[i - 1][1], done[i - 1][2]
+                    head_frames = done[i][0]
+                    if not tail_frames or not head_frames:
+                        raise InputError(f"{prev.source.path} / {p.source.path}: could not decode "
+                                         "frames at the seam")
                     match = compare_seam(tail_frames, head_frames)
-                    plans[i].seam = match.to_dict()
-                    prev = plans[i - 1]
+                    p.seam = match.to_dict()
                     if match.duplicate:
                         prev.tail_trim = 1           # same picture: drop it where it is cheapest
                         if spec is not None:
                             spec_tails[i - 1] = spec
                     elif seam == "dedupe":
-                        plans[i].head_trim = 1
-                        plans[i].full = True
-                        plans[i].conform.append("head trim (first frame differs from the previous last)")
+                        p.head_trim = 1
+                        p.full = True
+                        p.conform.append("head trim (first frame differs from the previous last)")
             timings["seams"] = time.perf_counter() - t
 
             # 3. paths and the output timeline ------------------------------------------------
@@ -422,39 +489,68 @@ def _audio_dump(work: Path, index: int) -> Path:
     return work / f"audio{index:04d}.f32"
 
 
-def _seam_frames(prev: SegPlan, cur: SegPlan, work: Path, encoder: Encoder, tgt: Target,
-                 speculative: bool, audio_fmt: tuple[int, int] | None):
-    """Decoded frames either side of a chained seam (small, for comparison). When the previous
-    segment can be smart-rendered, the same decode also renders its tail without its last frame
-    (used if the seam turns out to be a duplicate) and dumps its audio for the assembly."""
-    head = frames_from_raw((work / f"head{cur.index:04d}.rgb").read_bytes())
-    src = prev.source
+def _clip_frames(p: SegPlan, work: Path, encoder: Encoder, tgt: Target, need_head: bool,
+                 need_tail: bool, speculative: bool, audio_fmt: tuple[int, int] | None):
+    """One single-threaded decode of a clip: its first two frames (``need_head``), its last two
+    (``need_tail``), and when ``speculative`` its smart-render tail without its last frame (used
+    if the seam after it is a duplicate). The decoder is fed only what those need: non-reference
+    pictures no output uses are dropped before it, and a head-only pass stops after the few
+    packets that display first. The clip's audio is dumped for the assembly on the way.
+    Returns (head frames, tail frames, (tail file, cut) or None)."""
+    src = p.source
+    n = src.frames
+    order = sorted(range(n), key=lambda j: src.pts[j])
+    rank = [0] * n
+    for r, j in enumerate(order):
+        rank[j] = r
+    k = tail_cut(src.pts, n - 1) if speculative else 0
+    if speculative and not (k > 0 and n - 1 - k > 0):
+        speculative, k = False, 0
+    keep_packets = None
+    if not need_tail:
+        # the shortest decode-order prefix that holds display frames 0 and 1 (any decode-order
+        # prefix is reference-closed, so it decodes on its own)
+        needed = {0, 1} & set(range(n))
+        for j in range(n):
+            needed.discard(rank[j])
+            if not needed:
+                keep_packets = j + 1
+                break
+    drop: list[int] = []
+    if src.track is not None and n > 4:
+        lo = 2 if need_head else 0                 # display frames that must stay
+        hi = min(k if speculative else n, n - 2 if need_tail else n)
+        if keep_packets is not None:
+            hi = 0
+        if hi > lo:
+            refs = mp4.reference_flags(src.path, src.track)
+            drop = [j for j in range(n) if not refs[j] and lo <= rank[j] < hi
+                    and (not speculative or j < k)]
+    dropped = len(drop)
+    n_out = (keep_packets if keep_packets is not None else n) - dropped
+    peek = set()
+    if need_head:
+        peek |= {0, 1} & set(range(n_out))
+    if need_tail:
+        peek |= {n_out - 2, n_out - 1} & set(range(n_out))
     audio_kw = {}
     if audio_fmt and src.audio:
-        audio_kw = {"audio_out": _audio_dump(work, prev.index), "sample_rate": audio_fmt[0],
+        audio_kw = {"audio_out": _audio_dump(work, p.index), "sample_rate": audio_fmt[0],
                     "channels": audio_fmt[1]}
-    spec = None
-    if speculative:
-        n = src.frames
-        k = tail_cut(src.pts, n - 1)
-        peek_raw = work / f"peek{prev.index:04d}.rgb"
-        if k > 0 and n - 1 - k > 0:
-            tail = work / f"tail{prev.index:04d}.mp4"
-            ff.smart_tail(src.path, tail_out=tail, tail_start=k, tail_end=n - 1, peek_out=peek_raw,
-                          peek_from=max(0, n - 2), peek_size=PEEK_SIZE, fps=tgt.fps,
-                          encoder=encoder.args, timescale=tgt.timescale, sar=encoder.sar,
-                          **audio_kw)
-            spec = (tail, k)
-        else:
-            ff.smart_tail(src.path, tail_out=None, tail_start=0, tail_end=0, peek_out=peek_raw,
-                          peek_from=max(0, n - 2), peek_size=PEEK_SIZE, fps=tgt.fps,
-                          encoder=encoder.args, **audio_kw)
-        tail_frames = frames_from_raw(peek_raw.read_bytes())
-    else:
-        tail_frames = frames_from_raw(ff.peek_frames(src.path, count=2, size=PEEK_SIZE, from_end=True))
-    if not tail_frames or not head:
-        raise InputError(f"{src.path} / {cur.source.path}: could not decode frames at the seam")
-    return tail_frames, head, spec
+    peek_raw = work / f"peek{p.index:04d}.rgb"
+    tail = work / f"tail{p.index:04d}.mp4" if speculative else None
+    ff.clip_pass(src.path, drop=drop, keep_packets=keep_packets, peek_out=peek_raw,
+                 peek_frames=sorted(peek), peek_size=PEEK_SIZE, tail_out=tail,
+                 tail_start=k - dropped, tail_end=n - 1 - dropped, fps=tgt.fps,
+                 encoder=encoder.args, timescale=tgt.timescale, sar=encoder.sar, **audio_kw)
+    frames = frames_from_raw(peek_raw.read_bytes())
+    idx = sorted(peek)
+    if len(frames) != len(idx):
+        raise InputError(f"{src.path}: could not decode frames at the seams")
+    by = dict(zip(idx, frames))
+    head = [by[x] for x in (0, 1) if x in by] if need_head else []
+    tail_frames = [by[x] for x in (n_out - 2, n_out - 1) if x in by] if need_tail else []
+    return head, tail_frames, ((tail, k) if speculative else None)
 
 
 @dataclass

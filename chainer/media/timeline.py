@@ -52,6 +52,7 @@ class Source:
     audio: bool
     sample_rate: int | None
     channels: int | None
+    track: object | None = None          # mp4.Track of the video when read without ffmpeg
 
 
 @dataclass
