@@ -398,14 +398,23 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
             total_frames = int(pos)
 
             # 4. video pieces (in the pool) while the audio is assembled here ------------------
+            # ``direct``: every source was read as MP4, so copied packets need no ffmpeg run: the
+            # final file is written here from the sample tables (one pass, moov first).
             t = time.perf_counter()
+            direct = all(p.source.track is not None for p in plans) and \
+                (tgt.timescale * tgt.fps.denominator) % tgt.fps.numerator == 0
             pieces = _video_pieces(plans, tgt, spec_tails)
             futures = []
             for k, pc in enumerate(pieces):
                 futures.append(pool.submit(_make_piece, pc, k, work, encoder, tgt,
-                                           1 if len(pieces) > 1 else 2))
+                                           1 if len(pieces) > 1 else 2, direct))
             t_audio = time.perf_counter()
             audio_raw, audio_stats = _assemble_audio(plans, tgt, work, audio_fmt)
+            audio_m4a = None
+            if direct and audio_raw is not None:
+                audio_m4a = work / "audio.m4a"
+                ff.encode_audio_track(audio_raw, audio_m4a, sample_rate=audio_fmt[0],
+                                      channels=audio_fmt[1], loudness=loudness)
             timings["audio"] = time.perf_counter() - t_audio
             made = [f.result() for f in futures]
             timings["video"] = time.perf_counter() - t
@@ -417,34 +426,30 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                 for p in plans:
                     p.full, p.cut_at = True, None
                 pieces = _video_pieces(plans, tgt, {})
-                made = [_make_piece(pieces[0], 0, work, encoder, tgt, 2)]
+                made = [_make_piece(pieces[0], 0, work, encoder, tgt, 2, direct)]
                 timings["video_fallback"] = time.perf_counter() - t
 
             # 5. mux ----------------------------------------------------------------------------
             t = time.perf_counter()
-            entries = []
-            cum = Fraction(0)
-            for path, frames, _key in made:
-                a = round(cum / tgt.fps * 1_000_000)
-                cum += frames
-                b = round(cum / tgt.fps * 1_000_000)
-                entries.append((str(path), (b - a) / 1_000_000))
-            concat_list = work / "video.ffconcat"
-            ff.write_concat_list(concat_list, entries)
-            meta = None
+            marks = []
             if chapters:
-                marks = []
                 for i, p in enumerate(plans):
                     end = plans[i + 1].start if i + 1 < len(plans) else float(total_frames / tgt.fps)
                     marks.append((p.start, end, p.title))
-                meta = write_ffmetadata(work / "chapters.ffmeta", marks)
             tmp_out = out.with_name(f".{out.stem}.part-{os.getpid()}{out.suffix}")
             try:
-                ff.mux_stitched(tmp_out, concat_list=concat_list, audio_raw=audio_raw,
-                                sample_rate=audio_fmt[0] if audio_fmt else 48000,
-                                channels=audio_fmt[1] if audio_fmt else 1, metadata=meta,
-                                loudness=loudness if audio_raw is not None else None,
-                                timescale=tgt.timescale)
+                written = False
+                if direct:
+                    try:
+                        _write_direct(tmp_out, made, tgt, audio_m4a, marks)
+                        written = True
+                    except mp4.Mp4Error as exc:
+                        notes.append(f"direct MP4 write not possible ({exc}): muxed by ffmpeg")
+                        made = [m if m[3] is None else
+                                _make_piece(pc, k, work, encoder, tgt, 1, False)
+                                for k, (m, pc) in enumerate(zip(made, pieces))]
+                if not written:
+                    _mux_ffmpeg(tmp_out, made, tgt, work, audio_raw, audio_fmt, marks, loudness)
                 os.replace(tmp_out, out)
             finally:
                 if tmp_out.exists():
@@ -606,22 +611,67 @@ def _video_pieces(plans: list[SegPlan], tgt: Target, spec_tails: dict[int, tuple
 
 
 def _make_piece(pc: _Piece, k: int, work: Path, encoder: Encoder, tgt: Target,
-                threads: int) -> tuple[str, int, tuple | None]:
-    """Produce one piece; returns (path, frames, parameter-set key or None for copied pieces)."""
+                threads: int, direct: bool = False) -> tuple:
+    """Produce one piece; returns (path, frames, parameter-set key or None for copied pieces,
+    packets to take from ``path`` when it is used in place (direct mode), else None)."""
     if pc.kind == "file":
-        return pc.path, pc.frames, None
+        return pc.path, pc.frames, None, (pc.frames if direct else None)
     out = work / f"piece{k:04d}.mp4"
+    if pc.kind in ("remux", "prefix") and direct:
+        return pc.path, pc.frames, None, pc.packets if pc.packets is not None else pc.frames
     if pc.kind == "remux":
         ff.remux_video(pc.path, out, timescale=tgt.timescale)
-        return str(out), pc.frames, None
+        return str(out), pc.frames, None, None
     if pc.kind == "prefix":
         ff.remux_video(pc.path, out, packets=pc.packets, timescale=tgt.timescale)
-        return str(out), pc.frames, None
+        return str(out), pc.frames, None, None
     if pc.kind == "ready":
-        return pc.path, pc.frames, _piece_key(pc.path)
+        return pc.path, pc.frames, _piece_key(pc.path), None
     ff.render_items(out, pc.items, width=tgt.width, height=tgt.height, fps=tgt.fps,
                     encoder=encoder.args, timescale=tgt.timescale, threads=threads, sar=encoder.sar)
-    return str(out), pc.frames, _piece_key(out)
+    return str(out), pc.frames, _piece_key(out), None
+
+
+def _write_direct(out: Path, made: list[tuple], tgt: Target, audio_m4a: Path | None,
+                  marks: list[tuple[float, float, str]]) -> None:
+    vp = []
+    for path, frames, _key, packets in made:
+        tr = mp4.read(path).first("vide")
+        if tr is None:
+            raise mp4.Mp4Error(f"{path}: no video track")
+        count = packets if packets is not None else tr.count
+        if count != frames:
+            raise mp4.Mp4Error(f"{path}: {tr.count} samples, {frames} frames expected")
+        vp.append(mp4.VideoPiece(str(path), tr, count))
+    audio = None
+    audio_ts = 1000
+    if audio_m4a is not None:
+        am = mp4.read(audio_m4a)
+        at = am.first("soun")
+        if at is None:
+            raise mp4.Mp4Error("encoded audio has no track")
+        audio, audio_ts = (str(audio_m4a), at), am.timescale
+    mp4.write_stitched(out, vp, fps_num=tgt.fps.numerator, fps_den=tgt.fps.denominator,
+                       timescale=tgt.timescale, audio=audio, audio_movie_ts=audio_ts, chapters=marks)
+
+
+def _mux_ffmpeg(out: Path, made: list[tuple], tgt: Target, work: Path, audio_raw, audio_fmt,
+                marks, loudness) -> None:
+    entries = []
+    cum = Fraction(0)
+    for path, frames, _key, _packets in made:
+        a = round(cum / tgt.fps * 1_000_000)
+        cum += frames
+        b = round(cum / tgt.fps * 1_000_000)
+        entries.append((str(path), (b - a) / 1_000_000))
+    concat_list = work / "video.ffconcat"
+    ff.write_concat_list(concat_list, entries)
+    meta = write_ffmetadata(work / "chapters.ffmeta", marks) if marks else None
+    ff.mux_stitched(out, concat_list=concat_list, audio_raw=audio_raw,
+                    sample_rate=audio_fmt[0] if audio_fmt else 48000,
+                    channels=audio_fmt[1] if audio_fmt else 1, metadata=meta,
+                    loudness=loudness if audio_raw is not None else None,
+                    timescale=tgt.timescale)
 
 
 def _piece_key(path) -> tuple:
