@@ -60,7 +60,7 @@ PHASES = {
 }
 ASSEMBLY = r"^assembling \d+ clips"
 KILLS = 12
-# other kill schedules: CHAINER_SOAK_SEED=N python -m pytest tests/test_soak.py -k kill
+# other kill schedules and fault draws: CHAINER_SOAK_SEED=N python -m pytest tests/test_soak.py
 SEED = int(os.environ.get("CHAINER_SOAK_SEED", "20261121"))
 
 
@@ -147,10 +147,15 @@ def fault_ref(tmp_path_factory):
 
 
 def _status(run_dir):
+    """`chainer status` (the table and --json) reads the journal of a stopped run."""
+    table = run_cli("status", str(run_dir))
+    assert table.returncode == 0 and "Traceback" not in table.stderr, table.stderr
     p = run_cli("status", str(run_dir), "--json")
-    assert p.returncode == 0, p.stderr
-    assert "Traceback" not in p.stderr
-    return json.loads(p.stdout)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    report = json.loads(p.stdout)
+    for s in report["shots"]:
+        assert s["id"] in table.stdout
+    return report
 
 
 @pytest.mark.slow
@@ -160,7 +165,7 @@ def test_fault_soak(fault_ref, tmp_path):
         run_dir = tmp_path / f"run{i}"
         out = run_dir / fault_ref["output"]
         t0 = time.monotonic()
-        faults = FaultConfig.from_dict({"seed": 100 + i, **FAULTS})
+        faults = FaultConfig.from_dict({"seed": SEED + i, **FAULTS})
         with Emulator(EmulatorConfig(**{**EMU, "latency": 0.3}, faults=faults)) as emu:
             r = RenderProcess(fault_ref["sb"], run_dir, emu.base_url, KEY)
             rc = r.finish()
