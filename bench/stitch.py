@@ -16,9 +16,12 @@ Methods (each run in its own process so its peak RSS is its own):
   chainer-loud    chainer stitch with the default loudness normalisation (-16 LUFS), time only
   chainer-keep    chainer stitch --seam keep --loudness off (only copies)
 
-Per method: wall time, ratios, peak RSS (largest process), A/V drift at the end, held frames
+Per method: wall time, CPU time (user+sys, all processes), peak RSS (largest process) and peak
+summed RSS of all its processes at once, A/V drift at the end, held frames
 (adjacent output frames that are the same picture), audio discontinuities (digital-silence runs
-> 5 ms and sample jumps larger than the inputs' own largest). Writes bench/results/stitch.json.
+> 5 ms and sample jumps larger than the inputs' own largest); then each goal of issue 5 with PASS /
+FAIL (ratios within the same run, so machine load affects both sides). moviepy is run up to
+--moviepy-max-clips (default 20) and extrapolated linearly beyond. Writes bench/results/stitch.json.
 """
 from __future__ import annotations
 
@@ -145,8 +148,33 @@ METHODS = {"cp": method_cp, "concat-copy": method_concat_copy, "reencode": metho
            "chainer-keep": method_chainer_keep}
 
 
+def _tree_rss_kb(root: int) -> int:
+    """Summed RSS (kB) of ``root`` and all its descendants right now (from /proc)."""
+    kids: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                st = fh.read()
+            fields = st[st.rfind(")") + 2:].split()
+            kids.setdefault(int(fields[1]), []).append(int(d))
+            rss[int(d)] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+        except (OSError, ValueError, IndexError):
+            continue
+    total, todo = 0, [root]
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        todo += kids.get(p, [])
+    return total
+
+
 def run_child(name: str, clips: list[Path], out: Path) -> dict:
-    """Run one method in a fresh Python process; wall time and peak RSS (largest process, MB)."""
+    """Run one method in a fresh Python process: wall time, CPU time (user+sys of the whole process
+    tree), peak RSS of the largest single process, and peak summed RSS of all its processes at
+    once (sampled every 20 ms), in MB."""
     code = ("import sys, json; sys.path.insert(0, %r); import importlib.util as u; "
             "s = u.spec_from_file_location('b', %r); b = u.module_from_spec(s); s.loader.exec_module(b); "
             "b.METHODS[%r](json.loads(sys.argv[1]), sys.argv[2])") % (str(ROOT), str(Path(__file__).resolve()), name)
@@ -156,12 +184,21 @@ def run_child(name: str, clips: list[Path], out: Path) -> dict:
     cmd = [sys.executable, "-c", code, json.dumps([str(c) for c in clips]), str(out)]
     gnu_time = shutil.which("time") or "/usr/bin/time"
     if Path(gnu_time).exists():
-        cmd = [gnu_time, "-f", "%M", "-o", str(rss_file), *cmd]
+        cmd = [gnu_time, "-f", "%M %U %S", "-o", str(rss_file), *cmd]
     t = time.perf_counter()
-    rc = subprocess.call(cmd)
+    proc = subprocess.Popen(cmd)
+    tree_peak = 0
+    while proc.poll() is None:
+        tree_peak = max(tree_peak, _tree_rss_kb(proc.pid))
+        time.sleep(0.02)
+    rc = proc.wait()
     wall = time.perf_counter() - t
-    rss = float(rss_file.read_text().split()[-1]) / 1024 if rss_file.exists() else None
-    return {"seconds": wall, "peak_rss_mb": rss, "ok": rc == 0}
+    rss = cpu = None
+    if rss_file.exists():
+        parts = rss_file.read_text().split()[-3:]
+        rss, cpu = float(parts[0]) / 1024, float(parts[1]) + float(parts[2])
+    return {"seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": rss,
+            "peak_tree_rss_mb": tree_peak / 1024, "ok": rc == 0}
 
 
 # ---- measurements -------------------------------------------------------------------------------
@@ -200,6 +237,9 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", type=int, action="append", help="chain length (repeatable); default 20")
     ap.add_argument("--quick", action="store_true", help="480p, 2 s clips, 8 clips, no moviepy")
     ap.add_argument("--skip-moviepy", action="store_true")
+    ap.add_argument("--moviepy-max-clips", type=int, default=20,
+                    help="run moviepy only up to this many clips; larger runs extrapolate its time "
+                         "linearly from the largest measured run (marked 'extrapolated')")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "stitch.json"))
     args = ap.parse_args(argv)
@@ -224,6 +264,17 @@ def main(argv=None) -> int:
         run = {"clips": n, "video_seconds": n * frames / FPS, "bytes": sum(c.stat().st_size for c in clips),
                "methods": {}}
         for m in methods:
+            if m == "moviepy" and n > args.moviepy_max_clips:
+                base = [r for r in results["runs"] if "moviepy" in r["methods"]
+                        and r["methods"]["moviepy"].get("ok") and not r["methods"]["moviepy"].get("extrapolated")]
+                if base:
+                    b = base[-1]
+                    k = run["video_seconds"] / b["video_seconds"]
+                    mp = b["methods"]["moviepy"]
+                    run["methods"][m] = {"seconds": mp["seconds"] * k,
+                                         "cpu_seconds": (mp.get("cpu_seconds") or 0) * k,
+                                         "ok": True, "extrapolated": f"linear from {b['clips']} clips"}
+                continue
             out = work / f"{m}-{n}.mp4"
             if out.exists():
                 out.unlink()
@@ -244,13 +295,31 @@ def main(argv=None) -> int:
                 return ms[b]["seconds"] / ms[a]["seconds"]
             return None
 
+        def cpu_ratio(a, b):
+            if a in ms and b in ms and ms[a].get("cpu_seconds") and ms[b].get("cpu_seconds"):
+                return ms[b]["cpu_seconds"] / ms[a]["cpu_seconds"]
+            return None
+
         run["ratios"] = {
             "chainer_vs_reencode": ratio("chainer", "reencode"),
             "chainer_vs_moviepy": ratio("chainer", "moviepy"),
             "chainer_realtime": (run["video_seconds"] / ms["chainer"]["seconds"]) if "chainer" in ms else None,
             "keep_realtime": (run["video_seconds"] / ms["chainer-keep"]["seconds"]) if "chainer-keep" in ms else None,
             "chainer_vs_cp": (ms["chainer"]["seconds"] / ms["cp"]["seconds"]) if "chainer" in ms and "cp" in ms else None,
+            "cpu_chainer_vs_reencode": cpu_ratio("chainer", "reencode"),
+            "cpu_chainer_vs_moviepy": cpu_ratio("chainer", "moviepy"),
         }
+        rt = run["ratios"]
+        peak = max((r.get("peak_tree_rss_mb") or r.get("peak_rss_mb") or 0)
+                   for k2, r in ms.items() if k2.startswith("chainer") and r.get("ok")) if any(
+            k2.startswith("chainer") for k2 in ms) else None
+        run["goals"] = {
+            "seam-correct >= 5x faster than full re-encode": _goal(rt["chainer_vs_reencode"], 5),
+            "seam-correct >= 10x faster than moviepy ultrafast": _goal(rt["chainer_vs_moviepy"], 10),
+            "--seam keep >= 20x realtime": _goal(rt["keep_realtime"], 20),
+            "peak memory < 300 MB (all processes at once)": _goal(None if peak is None else 300 / max(peak, 1e-9), 1),
+        }
+        run["peak_chainer_mb"] = peak
         results["runs"].append(run)
         print_table(run)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -259,24 +328,40 @@ def main(argv=None) -> int:
     return 0
 
 
+def _goal(value, need):
+    if value is None:
+        return {"value": None, "need": need, "pass": None}
+    return {"value": round(value, 2), "need": need, "pass": value >= need}
+
+
 def print_table(run: dict) -> None:
     print(f"\n{run['clips']} clips, {run['video_seconds']:.0f} s of video, {run['bytes'] / 1e6:.1f} MB")
-    print(f"{'method':<14}{'time s':>8}{'peak MB':>9}{'drift ms':>10}{'held':>6}{'gaps':>6}{'jumps':>7}  paths")
+    print(f"{'method':<14}{'time s':>8}{'cpu s':>8}{'peak MB':>9}{'tree MB':>9}{'drift ms':>10}{'held':>6}"
+          f"{'gaps':>6}{'jumps':>7}  paths")
     for m, r in run["methods"].items():
         if not r.get("ok"):
             print(f"{m:<14}  failed")
             continue
+        if r.get("extrapolated"):
+            print(f"{m:<14}{r['seconds']:>8.2f}{r['cpu_seconds']:>8.2f}  ({r['extrapolated']})")
+            continue
         drift = f"{r['av_drift_ms']:.1f}" if "av_drift_ms" in r else "-"
         rss = f"{r['peak_rss_mb']:.0f}" if r.get("peak_rss_mb") else "-"
-        print(f"{m:<14}{r['seconds']:>8.2f}{rss:>9}{drift:>10}"
+        tree = f"{r['peak_tree_rss_mb']:.0f}" if r.get("peak_tree_rss_mb") else "-"
+        cpu = f"{r['cpu_seconds']:.2f}" if r.get("cpu_seconds") is not None else "-"
+        print(f"{m:<14}{r['seconds']:>8.2f}{cpu:>8}{rss:>9}{tree:>9}{drift:>10}"
               f"{r.get('held_frames', '-'):>6}{r.get('silence_gaps', '-'):>6}{r.get('audio_jumps', '-'):>7}"
               f"  {r.get('paths', '')}")
     rt = run["ratios"]
     fmt = lambda v: "n/a" if v is None else f"{v:.1f}x"  # noqa: E731
-    print(f"chainer vs full re-encode: {fmt(rt['chainer_vs_reencode'])} faster (goal >= 5x); "
-          f"vs moviepy ultrafast: {fmt(rt['chainer_vs_moviepy'])} (goal >= 10x)")
-    print(f"chainer: {fmt(rt['chainer_realtime'])} realtime; --seam keep: {fmt(rt['keep_realtime'])} "
-          f"realtime (goal >= 20x); chainer / cp: {fmt(rt['chainer_vs_cp'])}")
+    print(f"chainer: {fmt(rt['chainer_realtime'])} realtime; chainer / cp: {fmt(rt['chainer_vs_cp'])}; "
+          f"CPU-time ratios: vs re-encode {fmt(rt['cpu_chainer_vs_reencode'])}, "
+          f"vs moviepy {fmt(rt['cpu_chainer_vs_moviepy'])}")
+    for name, g in run["goals"].items():
+        verdict = "n/a" if g["pass"] is None else ("PASS" if g["pass"] else "FAIL")
+        shown = "n/a" if g["value"] is None else (
+            f"{run['peak_chainer_mb']:.0f} MB" if name.startswith("peak") else f"{g['value']:.1f}x")
+        print(f"  [{verdict}] {name}: {shown}")
 
 
 if __name__ == "__main__":
