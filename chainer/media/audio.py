@@ -87,12 +87,25 @@ def assemble(pieces: Sequence[AudioPiece], joins: Sequence[Join], out_raw: str |
     if len(joins) != max(0, len(pieces) - 1):
         raise ValueError("joins must have one entry per adjacent pair of pieces")
     sr = sample_rate
-    spans = []
-    for p in pieces:
-        s = int(round(p.out_start * sr))
-        e = int(round((p.out_start + p.out_dur) * sr))
-        spans.append((s, e))
-    total = spans[-1][1] if spans else 0
+    n_pieces = len(pieces)
+    # pieces and joins are read in order, and each only when needed (they may be lazy sequences
+    # whose items become known while the track is being written)
+    span_memo: dict[int, tuple[int, int]] = {}
+
+    def span(i: int) -> tuple[int, int]:
+        if i not in span_memo:
+            p = pieces[i]
+            span_memo[i] = (int(round(p.out_start * sr)), int(round((p.out_start + p.out_dur) * sr)))
+        return span_memo[i]
+
+    class _Spans:
+        def __getitem__(self, i: int) -> tuple[int, int]:
+            return span(i if i >= 0 else n_pieces + i)
+
+    spans = _Spans()
+
+    def total_end() -> int:
+        return spans[-1][1] if n_pieces else 0
 
     def window(i: int) -> tuple[int, int, int, int]:
         """(lo, hi, left ramp end, right ramp start) of piece i's contribution."""
@@ -117,24 +130,43 @@ def assemble(pieces: Sequence[AudioPiece], joins: Sequence[Join], out_raw: str |
                 rr = spans[i + 1][0]
             elif j.kind == "fade":
                 rr = e - int(round(j.length * sr / 2))
-        lo, hi = max(lo, 0), min(hi, total)
+        lo = max(lo, 0)
+        if i + 1 >= n_pieces:
+            hi = min(hi, total_end())
         return lo, hi, (lr if lr is not None else lo), (rr if rr is not None else hi)
 
-    stats = {"samples": total, "sample_rate": sr, "channels": channels, "silent_pieces": 0}
+    stats = {"samples": 0, "sample_rate": sr, "channels": channels, "silent_pieces": 0}
     reflect = int(round(SEAM_FADE * sr))
-    with open(out_raw, "wb") as fh, ThreadPoolExecutor(max_workers=workers) as pool:
+    own = not hasattr(out_raw, "write")
+    fh = open(out_raw, "wb") if own else out_raw
+    try:
+        _assemble_into(fh, pieces, n_pieces, spans, window, total_end, channels, sr, reflect,
+                       decode, prefetch, workers, stats)
+    finally:
+        if own:
+            fh.close()
+    total = stats["samples"]
+    stats["duration"] = total / sr if sr else 0.0
+    return stats
+
+
+def _assemble_into(fh, pieces, n_pieces, spans, window, total_end, channels, sr, reflect, decode,
+                   prefetch, workers, stats) -> None:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         futures: dict[int, Future] = {}
 
         def want(k: int) -> None:
-            if k < len(pieces) and k not in futures:
-                p = pieces[k]
-                futures[k] = pool.submit(decode, p.path) if p.path else None  # type: ignore[assignment]
+            if k < n_pieces and k not in futures:
+                # a lazy sequence may tell a piece's source before the piece itself is known
+                path = pieces.paths[k] if hasattr(pieces, "paths") else pieces[k].path
+                futures[k] = pool.submit(decode, path) if path else None  # type: ignore[assignment]
 
-        for k in range(min(prefetch + 1, len(pieces))):
+        for k in range(min(prefetch + 1, n_pieces)):
             want(k)
         base = 0
         acc = np.zeros((0, channels), np.float32)
-        for i, p in enumerate(pieces):
+        for i in range(n_pieces):
+            p = pieces[i]
             want(i + prefetch + 1)
             fut = futures.pop(i)
             x = fut.result() if fut is not None else None
@@ -161,12 +193,12 @@ def assemble(pieces: Sequence[AudioPiece], joins: Sequence[Join], out_raw: str |
             if rr < hi:
                 w[rr - lo:] = _ramp(hi - rr, False)
             acc[lo - base:hi - base] += seg * w[:, None]
+        total = total_end()
         if total > base:
             if acc.shape[0] < total - base:
                 acc = np.concatenate([acc, np.zeros((total - base - acc.shape[0], channels), np.float32)])
             fh.write(np.ascontiguousarray(acc[: total - base]).tobytes())
-    stats["duration"] = total / sr if sr else 0.0
-    return stats
+        stats["samples"] = total
 
 
 def max_jump(x: np.ndarray) -> float:

@@ -433,13 +433,17 @@ def mux_stitched(out: str | os.PathLike, *, concat_list: str | os.PathLike,
                  channels: int = 1, metadata: str | os.PathLike | None = None,
                  loudness: float | None = None, true_peak: float = -1.5,
                  audio_bitrate: str = "160k", timescale: int | None = None,
-                 faststart: bool = True) -> None:
+                 faststart: bool = True, audio_encoded: str | os.PathLike | None = None) -> None:
     """Final assembly: the concatenated video stream copied, the float PCM track encoded to AAC
-    once (optionally loudness-normalised), chapters/metadata from an ffmetadata file."""
+    once (optionally loudness-normalised), chapters/metadata from an ffmetadata file.
+    ``audio_encoded``: an already encoded audio file, copied (instead of ``audio_raw``)."""
     args: list[str] = ["-f", "concat", "-safe", "0", "-i", str(concat_list)]
     nin = 1
     a_idx = m_idx = None
-    if audio_raw is not None:
+    if audio_encoded is not None:
+        args += ["-i", str(audio_encoded)]
+        a_idx, nin = nin, nin + 1
+    elif audio_raw is not None:
         args += ["-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels), "-i", str(audio_raw)]
         a_idx, nin = nin, nin + 1
     if metadata is not None:
@@ -451,7 +455,9 @@ def mux_stitched(out: str | os.PathLike, *, concat_list: str | os.PathLike,
     args += ["-c:v", "copy"]
     if timescale:
         args += ["-video_track_timescale", str(timescale)]
-    if a_idx is not None:
+    if audio_encoded is not None:
+        args += ["-c:a", "copy"]
+    elif a_idx is not None:
         if loudness is not None:
             args += ["-af", f"loudnorm=I={loudness}:TP={true_peak}:LRA=11,"
                             f"aresample={sample_rate}"]
@@ -571,3 +577,59 @@ def encode_audio_track(raw: str | os.PathLike, out: str | os.PathLike, *, sample
     args += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", audio_bitrate, "-ar", str(sample_rate),
              "-map_metadata", "-1", "-f", "mp4", "-y", str(out)]
     run(args)
+
+
+class PipeEncoder:
+    """An ffmpeg process reading raw data on stdin (``write``); ``close`` waits for it and raises
+    :class:`FFmpegError` if it failed; ``kill`` stops it."""
+
+    def __init__(self, args: Sequence[str | os.PathLike]):
+        self._err = tempfile.TemporaryFile()
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", *[str(a) for a in args]]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=self._err)
+
+    def write(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(data)
+        except BrokenPipeError:
+            self.close()
+            raise FFmpegError("ffmpeg stopped reading its input") from None
+
+    def close(self) -> None:
+        try:
+            if self.proc.stdin and not self.proc.stdin.closed:
+                try:
+                    self.proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+            rc = self.proc.wait()
+            if rc != 0:
+                self._err.seek(0)
+                raise FFmpegError(f"ffmpeg failed ({rc}): {_tail(self._err.read())}")
+        finally:
+            self._err.close()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdin and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        self._err.close()
+
+
+def audio_track_encoder(out: str | os.PathLike, *, sample_rate: int, channels: int,
+                        loudness: float | None = None, true_peak: float = -1.5,
+                        audio_bitrate: str = "160k") -> PipeEncoder:
+    """Like :func:`encode_audio_track`, fed f32le PCM through ``write`` while it is produced."""
+    args: list[str] = ["-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "-",
+                       "-map", "0:a:0"]
+    if loudness is not None:
+        args += ["-af", f"loudnorm=I={loudness}:TP={true_peak}:LRA=11,aresample={sample_rate}"]
+    args += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", audio_bitrate, "-ar", str(sample_rate),
+             "-map_metadata", "-1", "-f", "mp4", "-y", str(out)]
+    return PipeEncoder(args)

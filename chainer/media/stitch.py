@@ -23,7 +23,8 @@ import os
 import shutil
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -301,7 +302,9 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                              or any(conform_steps(s, tgt, ref_key) for s in sources))
             encoder, smart_ok = Encoder((*ff.X264_DEFAULTS, "-crf", str(MAX_CRF), "-preset", "veryfast")), True
             if needs_encoder:
+                t_cal = time.perf_counter()
                 encoder, calib_key = _calibrate(tgt, ref, work)
+                timings["calibrate"] = time.perf_counter() - t_cal
                 smart_ok = calib_key is not None
                 ref_key = ref_key or calib_key
             if not smart_ok:
@@ -334,43 +337,52 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
             timings["analyse"] = time.perf_counter() - t
 
             # 2. seams: compare decoded pixels; speculative smart tails ------------------------
+            # One decode per clip: its first frames (for the seam before it), its last frames and
+            # speculative smart tail (for the seam after it) and its audio. Seams are decided in
+            # order as their clips finish; the audio track is assembled and encoded alongside,
+            # each segment as soon as both its seams are decided.
             t = time.perf_counter()
             spec_tails: dict[int, tuple[Path, int]] = {}
+            jobs: dict[int, Future] = {}
+            n_seg = len(plans)
             if seam != "keep":
-                # one decode per clip: its first frames (for the seam before it), its last frames
-                # and speculative smart tail (for the seam after it) and its audio
-                jobs = {}
-                n_seg = len(plans)
                 for i, p in enumerate(plans):
                     need_head = p.chained
                     need_tail = i + 1 < n_seg and plans[i + 1].chained
                     if not (need_head or need_tail):
                         continue
-                    jobs[i] = (need_tail, pool.submit(
-                        _clip_frames, p, work, encoder, tgt, need_head, need_tail,
-                        need_tail and smart_ok and not p.full, audio_fmt))
-                done = {}
-                for i, (need_tail, fut) in sorted(jobs.items(), key=lambda kv: not kv[1][0]):
-                    done[i] = fut.result()
+                    jobs[i] = pool.submit(_clip_frames, p, work, encoder, tgt, need_head, need_tail,
+                                          need_tail and smart_ok and not p.full, audio_fmt)
+            timeline = _Timeline(plans, tgt)
+            audio_job = _AudioJob(plans, timeline, tgt, work, audio_fmt, jobs, loudness)
+            try:
                 for i, p in enumerate(plans):
-                    if not p.chained:
-                        continue
-                    prev = plans[i - 1]
-                    tail_frames, spec = done[i - 1][1], done[i - 1][2]
-                    head_frames = done[i][0]
-                    if not tail_frames or not head_frames:
-                        raise InputError(f"{prev.source.path} / {p.source.path}: could not decode "
-                                         "frames at the seam")
-                    match = compare_seam(tail_frames, head_frames)
-                    p.seam = match.to_dict()
-                    if match.duplicate:
-                        prev.tail_trim = 1           # same picture: drop it where it is cheapest
-                        if spec is not None:
-                            spec_tails[i - 1] = spec
-                    elif seam == "dedupe":
-                        p.head_trim = 1
-                        p.full = True
-                        p.conform.append("head trim (first frame differs from the previous last)")
+                    if p.chained and seam != "keep":
+                        prev = plans[i - 1]
+                        _h, tail_frames, spec = jobs[i - 1].result()
+                        head_frames = jobs[i].result()[0]
+                        if not tail_frames or not head_frames:
+                            raise InputError(f"{prev.source.path} / {p.source.path}: could not "
+                                             "decode frames at the seam")
+                        match = compare_seam(tail_frames, head_frames)
+                        p.seam = match.to_dict()
+                        if match.duplicate:
+                            prev.tail_trim = 1       # same picture: drop it where it is cheapest
+                            if spec is not None:
+                                spec_tails[i - 1] = spec
+                        elif seam == "dedupe":
+                            p.head_trim = 1
+                            p.full = True
+                            p.conform.append("head trim (first frame differs from the previous last)")
+                    if i:
+                        timeline.final(i - 1)        # both seams of segment i-1 are decided
+                timeline.final(n_seg - 1)
+                for fut in jobs.values():
+                    fut.result()
+            except BaseException:
+                timeline.abort()
+                audio_job.abort()
+                raise
             timings["seams"] = time.perf_counter() - t
 
             # 3. paths and the output timeline ------------------------------------------------
@@ -389,15 +401,9 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                                     for p in plans):
                 for p in plans:
                     p.full, p.cut_at = True, None
-            pos = Fraction(0)
-            for i, p in enumerate(plans):
-                n_src = p.src_end - p.head_trim
-                p.kept = converted_frames(n_src, p.source.fps, tgt.fps)
-                p.start = float(pos / tgt.fps)
-                pos += p.kept - p.xfade_out
-            total_frames = int(pos)
+            total_frames = timeline.total_frames      # (kept/start were set as seams were decided)
 
-            # 4. video pieces (in the pool) while the audio is assembled here ------------------
+            # 4. video pieces (in the pool) while the audio finishes ------------------------
             # ``direct``: every source was read as MP4, so copied packets need no ffmpeg run: the
             # final file is written here from the sample tables (one pass, moov first).
             t = time.perf_counter()
@@ -405,18 +411,18 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                 (tgt.timescale * tgt.fps.denominator) % tgt.fps.numerator == 0
             pieces = _video_pieces(plans, tgt, spec_tails)
             futures = []
-            for k, pc in enumerate(pieces):
-                futures.append(pool.submit(_make_piece, pc, k, work, encoder, tgt,
-                                           1 if len(pieces) > 1 else 2, direct))
-            t_audio = time.perf_counter()
-            audio_raw, audio_stats = _assemble_audio(plans, tgt, work, audio_fmt)
-            audio_m4a = None
-            if direct and audio_raw is not None:
-                audio_m4a = work / "audio.m4a"
-                ff.encode_audio_track(audio_raw, audio_m4a, sample_rate=audio_fmt[0],
-                                      channels=audio_fmt[1], loudness=loudness)
-            timings["audio"] = time.perf_counter() - t_audio
-            made = [f.result() for f in futures]
+            try:
+                for k, pc in enumerate(pieces):
+                    futures.append(pool.submit(_make_piece, pc, k, work, encoder, tgt,
+                                               1 if len(pieces) > 1 else 2, direct))
+                t_audio = time.perf_counter()
+                audio_m4a, audio_stats = audio_job.result()
+                timings["audio_wait"] = time.perf_counter() - t_audio
+                made = [f.result() for f in futures]
+            except BaseException:
+                audio_job.abort()
+                raise
+            timings["audio"] = audio_job.seconds
             timings["video"] = time.perf_counter() - t
             mismatched = [m for m in made if m[2] is not None and ref_key is not None and m[2] != ref_key]
             if mismatched and smart_ok:
@@ -449,7 +455,7 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                                 _make_piece(pc, k, work, encoder, tgt, 1, False)
                                 for k, (m, pc) in enumerate(zip(made, pieces))]
                 if not written:
-                    _mux_ffmpeg(tmp_out, made, tgt, work, audio_raw, audio_fmt, marks, loudness)
+                    _mux_ffmpeg(tmp_out, made, tgt, work, audio_m4a, marks)
                 os.replace(tmp_out, out)
             finally:
                 if tmp_out.exists():
@@ -655,8 +661,8 @@ def _write_direct(out: Path, made: list[tuple], tgt: Target, audio_m4a: Path | N
                        timescale=tgt.timescale, audio=audio, audio_movie_ts=audio_ts, chapters=marks)
 
 
-def _mux_ffmpeg(out: Path, made: list[tuple], tgt: Target, work: Path, audio_raw, audio_fmt,
-                marks, loudness) -> None:
+def _mux_ffmpeg(out: Path, made: list[tuple], tgt: Target, work: Path, audio_m4a: Path | None,
+                marks) -> None:
     entries = []
     cum = Fraction(0)
     for path, frames, _key, _packets in made:
@@ -667,10 +673,7 @@ def _mux_ffmpeg(out: Path, made: list[tuple], tgt: Target, work: Path, audio_raw
     concat_list = work / "video.ffconcat"
     ff.write_concat_list(concat_list, entries)
     meta = write_ffmetadata(work / "chapters.ffmeta", marks) if marks else None
-    ff.mux_stitched(out, concat_list=concat_list, audio_raw=audio_raw,
-                    sample_rate=audio_fmt[0] if audio_fmt else 48000,
-                    channels=audio_fmt[1] if audio_fmt else 1, metadata=meta,
-                    loudness=loudness if audio_raw is not None else None,
+    ff.mux_stitched(out, concat_list=concat_list, audio_encoded=audio_m4a, metadata=meta,
                     timescale=tgt.timescale)
 
 
@@ -679,26 +682,89 @@ def _piece_key(path) -> tuple:
     return (headers_from_nals(nals) if nals else parse_headers(ff.h264_head_annexb(path))).key
 
 
-def _assemble_audio(plans: list[SegPlan], tgt: Target, work: Path,
-                    audio_fmt: tuple[int, int] | None):
-    if audio_fmt is None:
-        return None, None
-    sr, ch = audio_fmt
-    for p in plans:
-        s = p.source
-        if s.audio and s.sample_rate != sr:
-            p.conform.append(f"sample rate {s.sample_rate}->{sr}")
-        if s.audio and min(s.channels or 1, 2) != ch:
-            p.conform.append(f"channels {s.channels}->{ch}")
-        if not s.audio:
-            p.conform.append("silence (no audio)")
-    pieces, joins = [], []
-    fps = float(tgt.fps)
-    for i, p in enumerate(plans):
-        pieces.append(AudioPiece(path=str(i) if p.source.audio else None,
-                                 src_start=p.head_trim / float(p.source.fps), out_start=p.start,
-                                 out_dur=p.kept / fps))
-        if i:
+class _Timeline:
+    """Where each segment lands in the output, filled in order as seams are decided. ``final(i)``
+    says segment i's trims are known; ``piece(i)`` (another thread) waits for that."""
+
+    def __init__(self, plans: list[SegPlan], tgt: Target):
+        self.plans, self.tgt = plans, tgt
+        self.ready = [threading.Event() for _ in plans]
+        self.pos = Fraction(0)
+        self.done = 0
+        self.aborted = False
+
+    def final(self, i: int) -> None:
+        while self.done <= i:
+            p = self.plans[self.done]
+            p.kept = converted_frames(p.src_end - p.head_trim, p.source.fps, self.tgt.fps)
+            p.start = float(self.pos / self.tgt.fps)
+            self.pos += p.kept - p.xfade_out
+            self.ready[self.done].set()
+            self.done += 1
+
+    @property
+    def total_frames(self) -> int:
+        return int(self.pos)
+
+    def wait(self, i: int) -> SegPlan:
+        self.ready[i].wait()
+        if self.aborted:
+            raise _Aborted()
+        return self.plans[i]
+
+    def abort(self) -> None:
+        self.aborted = True
+        for e in self.ready:
+            e.set()
+
+
+class _Aborted(Exception):
+    pass
+
+
+class _LazyPieces:
+    """The audio pieces, each known once its segment's timeline is final."""
+
+    def __init__(self, timeline: _Timeline):
+        self.timeline = timeline
+        self.paths = [str(i) if p.source.audio else None for i, p in enumerate(timeline.plans)]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> AudioPiece:
+        if i < 0:
+            i += len(self)
+        p = self.timeline.wait(i)
+        return AudioPiece(path=self.paths[i], src_start=p.head_trim / float(p.source.fps),
+                          out_start=p.start, out_dur=p.kept / float(self.timeline.tgt.fps))
+
+
+class _AudioJob:
+    """The output audio track: assembled (audio.assemble) in a thread of its own while the seams are
+    decided, and piped into one AAC encode. ``result()`` -> (m4a path or None, stats)."""
+
+    def __init__(self, plans: list[SegPlan], timeline: _Timeline, tgt: Target, work: Path,
+                 audio_fmt: tuple[int, int] | None, jobs: dict[int, Future],
+                 loudness: float | None):
+        self.seconds = 0.0
+        self.encoder: ff.PipeEncoder | None = None
+        self.thread_pool = None
+        self.future: Future | None = None
+        if audio_fmt is None:
+            return
+        sr, ch = audio_fmt
+        for p in plans:
+            s = p.source
+            if s.audio and s.sample_rate != sr:
+                p.conform.append(f"sample rate {s.sample_rate}->{sr}")
+            if s.audio and min(s.channels or 1, 2) != ch:
+                p.conform.append(f"channels {s.channels}->{ch}")
+            if not s.audio:
+                p.conform.append("silence (no audio)")
+        fps = float(tgt.fps)
+        joins = []
+        for i, p in enumerate(plans[1:], start=1):
             tr = p.transition_in
             if tr is not None and tr.kind == "crossfade":
                 joins.append(Join("crossfade", plans[i - 1].xfade_out / fps))
@@ -707,13 +773,45 @@ def _assemble_audio(plans: list[SegPlan], tgt: Target, work: Path,
             else:
                 joins.append(Join("seam", SEAM_FADE))
 
-    def decode(key: str):
-        i = int(key)
-        dump = _audio_dump(work, i)
-        if dump.exists():
-            return np.fromfile(dump, dtype="<f4").reshape(-1, ch)
-        return ff.decode_audio(plans[i].source.path, sample_rate=sr, channels=ch)
+        def decode(key: str):
+            i = int(key)
+            if i in jobs:
+                jobs[i].result()                 # its decode pass dumps the audio
+            dump = _audio_dump(work, i)
+            if dump.exists():
+                return np.fromfile(dump, dtype="<f4").reshape(-1, ch)
+            return ff.decode_audio(plans[i].source.path, sample_rate=sr, channels=ch)
 
-    raw = work / "audio.f32"
-    stats = assemble(pieces, joins, raw, sample_rate=sr, channels=ch, decode=decode)
-    return raw, stats
+        self.out = work / "audio.m4a"
+        self.encoder = ff.audio_track_encoder(self.out, sample_rate=sr, channels=ch,
+                                              loudness=loudness)
+
+        def run():
+            t = time.perf_counter()
+            try:
+                stats = assemble(_LazyPieces(timeline), joins, self.encoder, sample_rate=sr,
+                                 channels=ch, decode=decode)
+            except BaseException:
+                self.encoder.kill()
+                raise
+            self.encoder.close()
+            self.seconds = time.perf_counter() - t
+            return stats
+
+        self.thread_pool = ThreadPoolExecutor(max_workers=1)
+        self.future = self.thread_pool.submit(run)
+
+    def result(self):
+        if self.future is None:
+            return None, None
+        try:
+            stats = self.future.result()
+        finally:
+            self.thread_pool.shutdown(wait=True)
+        return self.out, stats
+
+    def abort(self) -> None:
+        if self.encoder is not None:
+            self.encoder.kill()
+        if self.thread_pool is not None:
+            self.thread_pool.shutdown(wait=True)
