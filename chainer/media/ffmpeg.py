@@ -633,3 +633,16 @@ def audio_track_encoder(out: str | os.PathLike, *, sample_rate: int, channels: i
     args += ["-c:a", "aac", "-aac_coder", "fast", "-b:a", audio_bitrate, "-ar", str(sample_rate),
              "-map_metadata", "-1", "-f", "mp4", "-y", str(out)]
     return PipeEncoder(args)
+
+
+def decode_audio_files(srcs: Sequence[str | os.PathLike], outs: Sequence[str | os.PathLike], *,
+                       sample_rate: int, channels: int) -> None:
+    """Decode the first audio stream of each of ``srcs`` to f32le files ``outs`` (resampled to
+    ``sample_rate``/``channels``) in one ffmpeg run (each exactly as :func:`decode_audio`)."""
+    args: list[str] = []
+    for src in srcs:
+        args += ["-vn", "-i", str(src)]
+    for k, out in enumerate(outs):
+        args += ["-map", f"{k}:a:0", "-ar", str(sample_rate), "-ac", str(channels),
+                 "-c:a", "pcm_f32le", "-f", "f32le", "-y", str(out)]
+    run(args)

@@ -773,10 +773,24 @@ class _AudioJob:
             else:
                 joins.append(Join("seam", SEAM_FADE))
 
+        # segments no decode pass reads: their audio is decoded in batches (fewer processes)
+        self.batch_pool = ThreadPoolExecutor(max_workers=2)
+        batches: dict[int, Future] = {}
+        todo = [i for i, p in enumerate(plans) if p.source.audio and i not in jobs]
+        for k in range(0, len(todo), 8):
+            group = todo[k:k + 8]
+            fut = self.batch_pool.submit(ff.decode_audio_files, [plans[i].source.path for i in group],
+                                         [_audio_dump(work, i) for i in group], sample_rate=sr,
+                                         channels=ch)
+            for i in group:
+                batches[i] = fut
+
         def decode(key: str):
             i = int(key)
             if i in jobs:
                 jobs[i].result()                 # its decode pass dumps the audio
+            elif i in batches:
+                batches[i].result()
             dump = _audio_dump(work, i)
             if dump.exists():
                 return np.fromfile(dump, dtype="<f4").reshape(-1, ch)
@@ -808,6 +822,7 @@ class _AudioJob:
             stats = self.future.result()
         finally:
             self.thread_pool.shutdown(wait=True)
+            self.batch_pool.shutdown(wait=True)
         return self.out, stats
 
     def abort(self) -> None:
@@ -815,3 +830,4 @@ class _AudioJob:
             self.encoder.kill()
         if self.thread_pool is not None:
             self.thread_pool.shutdown(wait=True)
+            self.batch_pool.shutdown(wait=True, cancel_futures=True)
