@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -25,12 +26,13 @@ COMMANDS = {
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
-        return sorted(name for name, mod in COMMANDS.items() if _importable(mod))
+        lazy = {name for name, mod in COMMANDS.items() if _importable(mod)}
+        return sorted(lazy | set(super().list_commands(ctx)))
 
     def get_command(self, ctx, name):
         mod = COMMANDS.get(name)
         if mod is None or not _importable(mod):
-            return None
+            return super().get_command(ctx, name)   # commands registered directly on the group
         return importlib.import_module(f"chainer.cli.{mod}").command
 
     def invoke(self, ctx):
@@ -43,6 +45,32 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug, not a user error: one line here, details in a file
+            if os.environ.get("CHAINER_DEBUG"):
+                raise
+            path = _save_traceback(exc)
+            click.echo(f"chainer: internal error: {type(exc).__name__}: {_redacted(str(exc))}"
+                       f" (traceback saved to {path}; please report it)", err=True)
+            ctx.exit(1)
+
+
+def _redacted(text: str) -> str:
+    from ..ark.errors import redact
+
+    return redact(text, [os.environ.get("ARK_API_KEY")])
+
+
+def _save_traceback(exc: BaseException) -> str:
+    import tempfile
+    import traceback
+
+    text = _redacted("".join(traceback.format_exception(exc)))
+    fd, path = tempfile.mkstemp(prefix="chainer-crash-", suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return path
 
 
 def _has_location(line: str) -> bool:
