@@ -70,6 +70,7 @@ class RichProgress(Progress):
 
     def _table(self):
         from rich.table import Table
+        from rich.text import Text
 
         t = Table(box=None, pad_edge=False, expand=False)
         for col in ("shot", "seq", "state", "elapsed", "expected", "detail"):
@@ -80,8 +81,9 @@ class RichProgress(Progress):
         for r in self.rows.values():
             el = "" if r.get("t0") is None else f"{(r.get('t1') or now) - r['t0']:.0f}s"
             exp = f"~{r['expected']:.0f}s" if r.get("expected") else ""
-            t.add_row(r["id"], str(r["sequence"]), f"[{style.get(r['state'], '')}]{r['state']}",
-                      el, exp, r.get("detail", ""))
+            seq = r["sequence"] + 1 if isinstance(r["sequence"], int) else r["sequence"]
+            t.add_row(Text(r["id"]), str(seq), Text(r["state"], style=style.get(r["state"], "")),
+                      el, exp, Text(str(r.get("detail", ""))))
         return t
 
     def begin(self, rows):
