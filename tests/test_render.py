@@ -80,8 +80,12 @@ def test_sequences_run_concurrently(base):
     # the second sequence started before the first one finished its first shot
     assert shots["t1"]["timings"]["submitted_at"] < shots["s1"]["timings"]["downloaded_at"]
     assert shots["s1"]["timings"]["submitted_at"] < shots["t1"]["timings"]["downloaded_at"]
-    # and within a sequence, strictly in order
-    assert shots["s2"]["timings"]["submitted_at"] > shots["s1"]["timings"]["downloaded_at"]
+    # and within a sequence, strictly in order: a shot is submitted once the previous shot's
+    # last frame (its input) is downloaded and verified; the previous clip downloads meanwhile
+    for prev, nxt in (("s1", "s2"), ("s2", "s3"), ("t1", "t2")):
+        p, n = shots[prev]["timings"], shots[nxt]["timings"]
+        assert n["submitted_at"] > p["frame_at"] > p["submitted_at"] + p["succeeded"] - 1e-3
+        assert p["downloaded_at"] >= p["frame_at"]
 
 
 def test_key_never_written_anywhere(base):

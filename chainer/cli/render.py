@@ -33,8 +33,9 @@ from ..errors import InputError
               help="In-process emulator: seconds each task stays running.")
 @click.option("--emulator-faults", type=click.Path(dir_okay=False), default=None,
               help="In-process emulator: a faults file (JSON/YAML).")
-@click.option("--poll-interval", type=float, default=None, hidden=True,
-              help="Fixed fast polling/retry schedule (tests).")
+@click.option("--poll-interval", type=float, default=None, hidden=True, metavar="SECONDS",
+              help="Poll every SECONDS, fixed (no backoff, no jitter); failed calls are retried "
+                   "after SECONDS growing to 4x. For tests and benchmarks.")
 def command(storyboard, run_dir, provider, base_url, concurrency, budget, draft, yes,
             retry_failed, cancel_on_interrupt, progress_mode, emulator_latency, emulator_faults,
             poll_interval):

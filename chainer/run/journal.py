@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     frame_path TEXT,
     frame_sha TEXT,
     frame_source TEXT,
+    frame_at REAL,
     downloaded_at REAL
 );
 CREATE INDEX IF NOT EXISTS attempts_shot ON attempts (shot_id, shot_key);
@@ -127,7 +128,8 @@ class Attempt:
     frame_path: str | None = None
     frame_sha: str | None = None
     frame_source: str | None = None
-    downloaded_at: float | None = None
+    frame_at: float | None = None         # last frame on disk, verified (the next shot may chain)
+    downloaded_at: float | None = None    # clip (and last frame when needed) on disk, verified
 
     @property
     def in_flight(self) -> bool:
@@ -142,6 +144,8 @@ class Attempt:
         return json.loads(self.result_json) if self.result_json else {}
 
 
+# columns added after SCHEMA_VERSION 1 shipped: (name, SQL declaration)
+_ADDED_COLUMNS = (("frame_at", "REAL"),)
 _COLUMNS = tuple(f.name for f in fields(Attempt))
 _UPDATABLE = frozenset(_COLUMNS) - {"id", "shot_id", "shot_key", "number", "marker"}
 
@@ -171,8 +175,20 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
             if self.get_meta("schema_version") is None:
                 self.set_meta("schema_version", SCHEMA_VERSION)
+
+    def _migrate(self) -> None:
+        """Add columns that journals written by older versions lack (additive only)."""
+        have = {r["name"] for r in self._db.execute("PRAGMA table_info(attempts)").fetchall()}
+        for name, decl in _ADDED_COLUMNS:
+            if name not in have:
+                try:
+                    self._db.execute(f"ALTER TABLE attempts ADD COLUMN {name} {decl}")
+                except sqlite3.OperationalError as exc:   # another process added it meanwhile
+                    if "duplicate column" not in str(exc):
+                        raise
 
     @classmethod
     def open_existing(cls, path: str | Path) -> "Journal":

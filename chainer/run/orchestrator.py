@@ -42,38 +42,100 @@ CONFIRM_ABOVE = 10.0            # CNY: ask before spending more than this (--yes
 EMULATOR_KEY = "chainer-emulator"
 LIST_PAGES = 5                  # pages of 100 tasks scanned to resolve an ambiguous create
 CREATE_SLACK = 120.0            # seconds of clock skew tolerated when matching created_at
+DOWNLOAD_WORKERS = 2            # clips downloaded and verified at once, off the chain's path
 
 
 # ---- policies and results -------------------------------------------------------------------------
 
+EXPIRES_DEFAULT = 172800        # Ark's default execution_expires_after (s): a task still
+                                # queued/running that long after created_at becomes "expired"
+EXPIRES_MARGIN = 600.0          # keep polling this long past it, to see the "expired" status
+
+
 @dataclass(frozen=True)
 class PollPolicy:
-    """How often to poll a task and how long to wait for it; also the retry backoff for calls."""
+    """When to poll a task and how long to wait for it; also the retry backoff for calls.
+
+    The interval before the next poll is a pure function of the time elapsed since the task was
+    submitted (:meth:`next_delay`): ``initial`` before the first poll, then
+    ``max(floor, fraction * elapsed)`` capped at ``cap``, so it backs off as a task runs long but
+    a task is never seen more than ``max(floor, fraction * elapsed)`` after it finished. Jitter
+    only shortens an interval (the bound holds). With ``aim``, a poll that would pass the
+    expected completion time is moved onto it. ``fraction=0`` and ``floor == cap == initial``
+    is a fixed interval (:meth:`fast`). ``max_wait`` bounds the total wait per task, counted
+    from its submission; ``None`` means the task's ``execution_expires_after`` (after which the
+    provider itself expires it) plus a margin.
+    """
 
     initial: float = 10.0
-    factor: float = 1.5
+    floor: float = 10.0
+    fraction: float = 0.15
     cap: float = 60.0
     jitter: float = 0.2
-    max_wait: float = 6 * 3600.0          # per task; past it the sequence stops (re-run resumes)
+    aim: bool = True
+    max_wait: float | None = None
     retry: RetryPolicy = RetryPolicy()
 
     @classmethod
     def for_provider(cls, provider: str) -> "PollPolicy":
         if provider == "emulator":
-            return cls(initial=2.0, max_wait=3600.0)
+            return cls(initial=2.0, floor=2.0, max_wait=3600.0)
         return cls()
 
     @classmethod
     def fast(cls, interval: float = 0.1, max_wait: float = 300.0) -> "PollPolicy":
-        """For tests: poll every ``interval`` s, retry after ``interval`` s."""
-        return cls(initial=interval, factor=1.2, cap=interval * 3, jitter=0.1, max_wait=max_wait,
+        """A fixed schedule (tests, benchmarks, ``--poll-interval``): poll every ``interval`` s,
+        no jitter; failed calls are retried after ``interval`` s growing to 4x."""
+        return cls(initial=interval, floor=interval, fraction=0.0, cap=interval, jitter=0.0,
+                   aim=False, max_wait=max_wait,
                    retry=RetryPolicy(initial=interval, factor=1.5, cap=interval * 4, attempts=8))
 
-    def delays(self, rng: random.Random) -> Iterator[float]:
-        d = self.initial
-        while True:
-            yield d * (1.0 + self.jitter * (2 * rng.random() - 1))
-            d = min(self.cap, d * self.factor)
+    @property
+    def fixed(self) -> bool:
+        return self.fraction == 0 and self.floor == self.cap == self.initial and not self.jitter
+
+    @property
+    def factor(self) -> float:
+        """Kept for callers of the former geometric schedule: the interval no longer grows by a
+        constant factor (see :meth:`next_delay`); 1.0 describes its first minute on Ark."""
+        return 1.0
+
+    def bound(self, elapsed: float) -> float:
+        """The longest interval allowed after ``elapsed`` seconds."""
+        if elapsed <= 0:
+            return self.initial
+        return min(self.cap, max(self.floor, self.fraction * elapsed))
+
+    def next_delay(self, elapsed: float, expected: float | None, rng: random.Random) -> float:
+        """Seconds to wait before the next poll of a task submitted ``elapsed`` seconds ago whose
+        generation is expected to take ``expected`` seconds (``None``: unknown)."""
+        d = self.bound(elapsed)
+        if self.jitter:
+            d *= 1.0 - self.jitter * rng.random()
+        if self.aim and expected and elapsed < expected < elapsed + d:
+            d = max(expected - elapsed, min(1.0, d))
+        return d
+
+    def schedule(self, expected: float | None, rng: random.Random, until: float) -> list[float]:
+        """Poll times (seconds after submission) up to ``until``: for tests and benchmarks."""
+        out, t = [], 0.0
+        while t < until:
+            t += self.next_delay(t, expected, rng)
+            out.append(t)
+        return out
+
+    def detected_at(self, latency: float, expected: float | None = None,
+                    rng: random.Random | None = None) -> tuple[float, int]:
+        """When a task finishing ``latency`` s after submission is seen, and the GETs it took."""
+        times = self.schedule(expected, rng or random.Random(0), latency)
+        return times[-1], len(times)
+
+    def wait_limit(self, request: dict | None) -> float:
+        """Total seconds to wait for one task, counted from its submission."""
+        if self.max_wait is not None:
+            return self.max_wait
+        expires = (request or {}).get("execution_expires_after")
+        return float(expires if isinstance(expires, (int, float)) else EXPIRES_DEFAULT) + EXPIRES_MARGIN
 
 
 @dataclass
@@ -87,7 +149,18 @@ class RenderResult:
 
 
 class SequenceStop(ChainerError):
-    """Stops one sequence (other sequences go on); the message says why and what to do."""
+    """Stops one sequence (other sequences go on); the message says why and what to do.
+    ``shot_id``: the shot it stopped at, when not the one being rendered."""
+
+    def __init__(self, message: str, *, shot_id: str | None = None):
+        super().__init__(message)
+        self.shot_id = shot_id
+
+
+@dataclass
+class VideoJob:
+    attempt_id: int
+    future: Any     # Future[tuple[str, str]]: see Runner._video_job
 
 
 class Interrupted(ChainerError):
@@ -112,6 +185,7 @@ class ShotState:
     reason: str = ""
     key: str | None = None
     attempt: J.Attempt | None = None
+    frame_ready: bool = False   # the next shot can chain from it (see chain_ready)
 
 
 def clip_path(run_dir: Path, shot_id: str) -> Path:
@@ -153,6 +227,20 @@ def local_ok(att: J.Attempt | None, run_dir: Path, need_frame: bool) -> bool:
     return True
 
 
+def frame_ok(att: J.Attempt | None, run_dir: Path) -> bool:
+    """Whether ``att``'s last frame is on disk, intact."""
+    if att is None or not att.frame_sha:
+        return False
+    frame = frame_path(run_dir, att.shot_id)
+    return frame.exists() and sha256_file(frame) == att.frame_sha
+
+
+def chain_ready(st: "ShotState") -> bool:
+    """Whether the next shot can be rendered from ``st``'s shot: its result is on disk, or its
+    task succeeded and its last frame is (the clip downloads meanwhile)."""
+    return st.action == "reuse" or (st.action == "download" and st.frame_ready)
+
+
 def assess(plan, journal: J.Journal, run_dir: Path, identity: str, *,
            now: float | None = None) -> list[ShotState]:
     """For every planned shot, what running now would do (no network)."""
@@ -169,7 +257,7 @@ def assess(plan, journal: J.Journal, run_dir: Path, identity: str, *,
             first = None
             if shot.chained_from:
                 fp = frame_path(run_dir, shot.chained_from)
-                if prev is None or prev.action != "reuse" or not fp.exists():
+                if prev is None or not chain_ready(prev) or not fp.exists():
                     out.append(ShotState(shot.id, "wait", f"after {shot.chained_from}"))
                     blocked = f"after {shot.chained_from}"
                     continue
@@ -200,8 +288,12 @@ def assess(plan, journal: J.Journal, run_dir: Path, identity: str, *,
                 st.action = "resubmit"
                 st.reason = f"last attempt {att.state}" + (
                     f": {att.error_code}" if att.error_code else "")
+            if st.action == "download" and need_frame and not frame_ok(att, run_dir):
+                st.reason += " (last frame missing: the next shot waits for it)"
+            st.frame_ready = st.action == "reuse" or (
+                st.action == "download" and (not need_frame or frame_ok(att, run_dir)))
             out.append(st)
-            if st.action != "reuse":
+            if not chain_ready(st):
                 blocked = f"after {shot.id}"
             prev = st
     return out
@@ -251,6 +343,8 @@ def render(storyboard_path, *, run_dir=None, provider: str = "auto", base_url: s
     name, url, key = _resolve_provider(provider, base_url, api_key)
     prog = make_progress(progress)
     if isinstance(poll, (int, float)):
+        if not poll > 0:
+            raise InputError(f"--poll-interval: {poll} must be a positive number of seconds")
         poll = PollPolicy.fast(float(poll))
     runner = Runner(plan, run_dir, prog, concurrency=concurrency, budget=budget, yes=yes,
                     retry_failed=retry_failed, cancel_on_interrupt=cancel_on_interrupt,
@@ -295,6 +389,10 @@ class Runner:
         self.budget = Budget(budget, plan.currency)
         self._keys: dict[str, str] = {}
         self._fresh: set[int] = set()     # attempts whose result URLs were fetched in this run
+        self._videos: dict[str, VideoJob] = {}   # shot id -> its latest clip download
+        self._videos_lock = threading.Lock()
+        self._dl_pool: ThreadPoolExecutor | None = None
+        self._step = "assembly"         # the part of the assembly running (for error messages)
 
     # ---- helpers ---------------------------------------------------------------------------
     def _rand(self) -> random.Random:
@@ -360,8 +458,12 @@ class Runner:
             output, stitch_result = None, None
             done = all(local_ok(self.current.get(s.id), self.run_dir, self._needs_frame(s))
                        for s in plan.shots)
+            failure: ChainerError | None = None
             if done and not interrupted:
-                output, stitch_result = self._assemble()
+                try:
+                    output, stitch_result = self._assemble()
+                except Exception as exc:  # noqa: BLE001 - becomes one line; the clips are safe
+                    failure = self._assembly_failed(exc)
             from .summary import build_summary, write_summary
 
             summary = build_summary(plan, self.journal, self.run_dir, self.current, prov.name,
@@ -376,6 +478,8 @@ class Runner:
             self.progress.end()
         if interrupted:
             raise KeyboardInterrupt
+        if failure is not None:
+            raise failure
         return RenderResult(self.run_dir, output, summary, summary["shots"],
                             ok=output is not None, problems=list(self.problems))
 
@@ -436,21 +540,30 @@ class Runner:
 
     def _run_sequences(self) -> None:
         seqs = list(self.plan.sequences)
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="seq") as pool:
-            futures = {pool.submit(self._sequence, q): q for q in seqs}
-            pending = set(futures)
-            try:
-                while pending:
-                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        exc = f.exception()
-                        if exc is not None and not isinstance(exc, (SequenceStop, Interrupted)):
-                            q = futures[f]
-                            self._problem(f"sequence {q.index}: unexpected error: "
-                                          f"{type(exc).__name__}: {exc}")
-            except KeyboardInterrupt:
-                self.stop.set()
-                raise
+        self._dl_pool = ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS, thread_name_prefix="dl")
+        try:
+            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="seq") as pool:
+                futures = {pool.submit(self._sequence, q): q for q in seqs}
+                pending = set(futures)
+                try:
+                    while pending:
+                        done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                        for f in done:
+                            exc = f.exception()
+                            if exc is not None and not isinstance(exc, (SequenceStop, Interrupted)):
+                                q = futures[f]
+                                self._problem(f"sequence {q.index}: unexpected error: "
+                                              f"{type(exc).__name__}: {exc}")
+                except KeyboardInterrupt:
+                    self.stop.set()
+                    raise
+        finally:
+            # clips still downloading finish (a re-run would otherwise fetch them again);
+            # downloads not started yet are dropped (a re-run starts them)
+            self._dl_pool.shutdown(wait=True, cancel_futures=self.stop.is_set())
+            for sid, att in list(self.current.items()):
+                if att is not None:
+                    self.current[sid] = self.journal.get(att.id)
 
     def _drain(self) -> None:
         """After Ctrl-C: worker threads notice ``stop`` at their next wait; nothing to do here
@@ -458,30 +571,98 @@ class Runner:
 
     # ---- one sequence ----------------------------------------------------------------------
     def _sequence(self, seq) -> None:
-        prev_att: J.Attempt | None = None
-        for i, shot in enumerate(seq.shots):
-            if self.stop.is_set():
-                self.progress.shot(shot.id, "stopped", "interrupted")
-                return
+        """Render the shots of ``seq`` in order. A shot is done for the chain when its task
+        succeeded and its last frame is on disk (verified); its clip downloads meanwhile on the
+        download pool. Before each shot, and at the end, finished downloads are checked: a clip
+        whose URL expired sends the sequence back to that shot (a new task; the later shots
+        follow from its new last frame), a clip that cannot be downloaded stops the sequence."""
+        shots = seq.shots
+        i = 0
+        while True:
+            while i < len(shots):
+                shot = shots[i]
+                if self.stop.is_set():
+                    self.progress.shot(shot.id, "stopped", "interrupted")
+                    return
+                try:
+                    back = self._video_outcomes(seq, i, block=False)
+                    if back is not None:
+                        i = self._rewind(seq, back)
+                        continue
+                    prev = self.current.get(shots[i - 1].id) if i else None
+                    self.current[shot.id] = self._shot(shot, prev)
+                    i += 1
+                except SequenceStop as exc:
+                    self._stopped(seq, exc.shot_id or shot.id, exc)
+                    return
+                except Interrupted:
+                    key = self._keys.get(shot.id)
+                    self.current[shot.id] = self.journal.latest(shot.id, key) if key else None
+                    self.progress.shot(shot.id, "stopped", "interrupted")
+                    return
             try:
-                prev_att = self._shot(shot, prev_att)
-                self.current[shot.id] = prev_att
+                back = self._video_outcomes(seq, len(shots), block=True)
             except SequenceStop as exc:
-                key = self._keys.get(shot.id)
-                self.current[shot.id] = self.journal.latest(shot.id, key) if key else None
-                self.progress.shot(shot.id, "failed" if not self.stop.is_set() else "stopped", str(exc))
-                if not self.stop.is_set():
-                    self._problem(f"sequence {seq.index} stopped at {shot.id}: {exc}")
-                for later in seq.shots[i + 1:]:
-                    self.progress.shot(later.id, "stopped", f"not rendered (sequence stopped at {shot.id})")
+                self._stopped(seq, exc.shot_id or shots[-1].id, exc)
                 return
             except Interrupted:
-                key = self._keys.get(shot.id)
-                self.current[shot.id] = self.journal.latest(shot.id, key) if key else None
-                self.progress.shot(shot.id, "stopped", "interrupted")
                 return
+            if back is None:
+                return
+            i = self._rewind(seq, back)
+
+    def _stopped(self, seq, shot_id: str, exc: Exception) -> None:
+        """Record that ``seq`` stopped at ``shot_id``. Later shots keep their results only when
+        ``shot_id``'s last frame (their input) is settled; otherwise they are pending again."""
+        ids = [s.id for s in seq.shots]
+        k = ids.index(shot_id)
+        key = self._keys.get(shot_id)
+        att = self.journal.latest(shot_id, key) if key else None
+        self.current[shot_id] = att
+        settled = (att is not None and att.state == J.SUCCEEDED and not att.url_expired
+                   and self._frame_ok(att, seq.shots[k]))
+        self.progress.shot(shot_id, "failed" if not self.stop.is_set() else "stopped", str(exc))
+        if not self.stop.is_set():
+            self._problem(f"sequence {seq.index} stopped at {shot_id}: {exc}")
+        for later in seq.shots[k + 1:]:
+            if not settled:
+                self.current.pop(later.id, None)
+            if self.current.get(later.id) is None:
+                self.progress.shot(later.id, "stopped", f"not rendered (sequence stopped at {shot_id})")
+
+    def _rewind(self, seq, k: int) -> int:
+        """Go back to shot ``k`` of ``seq``: later shots will be looked up again by key."""
+        for later in seq.shots[k + 1:]:
+            self.current.pop(later.id, None)
+        return k
+
+    def _video_outcomes(self, seq, upto: int, *, block: bool) -> int | None:
+        """Check the clip downloads of ``seq.shots[:upto]``: the index of the first shot that
+        needs a new task (URL expired), ``None`` when none does; raises :class:`SequenceStop` for
+        a clip that could not be downloaded. ``block`` waits for downloads still running."""
+        for k, shot in enumerate(seq.shots[:upto]):
+            job = self._videos.get(shot.id)
+            if job is None:
+                continue
+            if block:
+                while not job.future.done():
+                    if self._wait(0.05):
+                        raise Interrupted("interrupted")
+            elif not job.future.done():
+                continue
+            outcome, detail = job.future.result()
+            if outcome == "expired":
+                return k
+            if outcome == "error":
+                raise SequenceStop(detail, shot_id=shot.id)
+        return None
+
+    def _frame_ok(self, att: J.Attempt, shot) -> bool:
+        return not self._needs_frame(shot) or frame_ok(att, self.run_dir)
 
     def _shot(self, shot, prev: J.Attempt | None) -> J.Attempt:
+        """Bring ``shot`` to the point where the next shot can chain from it: its task
+        succeeded and its last frame is on disk. Its clip is downloaded on the download pool."""
         need_frame = self._needs_frame(shot)
         first_png = None
         if shot.chained_from:
@@ -491,21 +672,30 @@ class Runner:
         failures = lost = ambiguous_retries = 0
         force_data_url = False
         seed_override: int | None = None
+        replaced: J.Attempt | None = None     # a succeeded attempt whose clip could not be fetched
         while True:
             if self.stop.is_set():
                 raise Interrupted("interrupted")
             att = self.journal.latest(shot.id, key)
-            if att is not None and att.state == J.SUCCEEDED and local_ok(att, self.run_dir, need_frame):
-                self.progress.shot(shot.id, "reused", f"task {att.task_id}")
+            if att is not None and att.state == J.SUCCEEDED and not att.url_expired \
+                    and self._frame_ok(att, shot):
+                if local_ok(att, self.run_dir, need_frame):
+                    job = self._videos.get(shot.id)
+                    if job is None or job.attempt_id != att.id:
+                        self.progress.shot(shot.id, "reused", f"task {att.task_id}")
+                    return att
+                self._schedule_video(shot, att)
                 return att
             if att is None or att.state in J.DEAD_STATES or (att.state == J.SUCCEEDED and att.url_expired):
                 if att is not None and att.state == J.SUCCEEDED and att.url_expired:
+                    replaced = att
                     seed_override = att.seed if (shot.model.seed and shot.seed is None) else None
                     note = (f"seed {att.seed} reused" if seed_override is not None else
                             "same seed" if shot.seed is not None else
                             "this model takes no seed: the new clip will differ")
                     self.progress.message(f"{shot.id}: the result URL of task {att.task_id} expired "
-                                          f"before it was downloaded; submitting a new task ({note})")
+                                          f"before it was downloaded; submitting a new task ({note})"
+                                          + self._chained_note(shot, att))
                 att = self._submit(shot, key, prev, first_png, force_data_url, seed_override)
                 if att.state == J.REJECTED and att.error_code == "first-frame-url":
                     force_data_url = True
@@ -522,9 +712,15 @@ class Runner:
             if att.in_flight:
                 att = self._poll(shot, att)
             if att.state == J.SUCCEEDED:
-                att = self._download(shot, att, need_frame)
-                if att.state == J.SUCCEEDED and not att.url_expired:
-                    self.progress.shot(shot.id, "done", f"task {att.task_id}")
+                att = self._fetch_frame(shot, att, need_frame)
+                if not att.url_expired:
+                    if replaced is not None and need_frame:
+                        self._report_new_frame(shot, replaced, att)
+                        replaced = None
+                    if local_ok(att, self.run_dir, need_frame):
+                        self.progress.shot(shot.id, "done", f"task {att.task_id}")
+                    else:
+                        self._schedule_video(shot, att)
                     return att
                 continue
             # a dead task: failed / expired / cancelled / lost
@@ -542,6 +738,31 @@ class Runner:
                 hint = "" if self.retry_failed else " (--retry-failed N resubmits failed shots)"
                 raise SequenceStop(msg + hint)
             self.progress.message(f"{shot.id}: {msg}; resubmitting ({failures}/{self.retry_failed})")
+
+    def _later_rendered(self, shot) -> list[str]:
+        """Later shots of ``shot``'s sequence that have a task on record (any inputs)."""
+        seq = self.plan.sequences[shot.sequence]
+        return [s.id for s in seq.shots[shot.position + 1:] if self.journal.attempts(s.id)]
+
+    def _chained_note(self, shot, old: J.Attempt) -> str:
+        later = self._later_rendered(shot) if self._needs_frame(shot) else []
+        if not later:
+            return ""
+        return (f". {', '.join(later)} already chained from the last frame of task {old.task_id}: "
+                f"they are kept if the new clip ends on the same frame, otherwise rendered again "
+                f"from the new one (as after an edit of {shot.id}), so the sequence stays seamless")
+
+    def _report_new_frame(self, shot, old: J.Attempt, new: J.Attempt) -> None:
+        later = self._later_rendered(shot)
+        if not later:
+            return
+        if old.frame_sha and old.frame_sha == new.frame_sha:
+            self.progress.message(f"{shot.id}: the new clip ends on the same last frame as task "
+                                  f"{old.task_id}: {', '.join(later)} are kept")
+        else:
+            self.progress.message(f"{shot.id}: the new clip ends on a different last frame than "
+                                  f"task {old.task_id}: rendering {', '.join(later)} again from it "
+                                  "(their earlier clips would not join it seamlessly)")
 
     # ---- submit and resolve ----------------------------------------------------------------
     def _first_frame(self, shot, prev: J.Attempt | None, first_png: bytes | None,
@@ -690,9 +911,19 @@ class Runner:
 
     # ---- poll -------------------------------------------------------------------------------
     def _poll(self, shot, att: J.Attempt) -> J.Attempt:
-        started = time.monotonic()
-        delays = self.poll.delays(self._rand())
+        """Poll until the task is terminal. The schedule runs from the task's submission (a
+        resumed run continues it rather than starting over); a task submitted just now is first
+        polled after the policy's initial interval, a resumed one at once."""
+        pol = self.poll
+        rng = self._rand()
+        since = max(0.0, time.time() - (att.submitted_at or time.time()))
+        t0 = time.monotonic() - since
+        expected = shot.est_wall_seconds if (pol.aim and self.prov.name == "ark") else None
+        limit = pol.wait_limit(att.request)
         last_state = att.state
+        if since < pol.initial and att.state == J.SUBMITTED:
+            if self._wait(pol.next_delay(0.0, expected, rng) - since):
+                raise Interrupted("interrupted")
         while True:
             try:
                 task = self._call(lambda: self.client.get(att.task_id), "poll", shot.id)
@@ -715,10 +946,11 @@ class Runner:
                                    else "downloading", att.task_id)
             if task.terminal:
                 return att
-            if time.monotonic() - started > self.poll.max_wait:
+            elapsed = time.monotonic() - t0
+            if elapsed > limit:
                 raise SequenceStop(f"task {att.task_id} still {task.status} after "
-                                   f"{self.poll.max_wait:.0f}s; re-run to keep waiting")
-            if self._wait(next(delays)):
+                                   f"{elapsed:.0f}s; re-run to keep waiting")
+            if self._wait(pol.next_delay(elapsed, expected, rng)):
                 raise Interrupted("interrupted")
 
     def _record_status(self, att: J.Attempt, task: Task, now: float) -> J.Attempt:
@@ -755,77 +987,155 @@ class Runner:
                                    detail={"task_id": att.task_id, "error": task.error_code}, **vals)
 
     # ---- downloads --------------------------------------------------------------------------
-    def _download(self, shot, att: J.Attempt, need_frame: bool) -> J.Attempt:
-        clip = clip_path(self.run_dir, shot.id)
+    # The chain waits only for the last frame (small; verified by decoding and checked against
+    # the clip's W x H); the clip is downloaded and verified on the download pool meanwhile.
+    # Journal order per attempt: frame_sha (before its rename), frame_at; clip_sha (before its
+    # rename), downloaded_at. A kill between any two leaves a state the next run resumes from.
+
+    def _result_size(self, shot, att: J.Attempt) -> tuple[int, int] | None:
+        res = att.result
+        try:
+            if res.get("resolution") and res.get("ratio") and res["ratio"] != "adaptive":
+                return shot.model.pixels(res["resolution"], res["ratio"])
+        except KeyError:
+            pass
+        return None
+
+    def _refresh_urls(self, shot, att: J.Attempt) -> J.Attempt | None:
+        """After a 403/expired download: ask the provider for fresh URLs (once). The updated
+        attempt, or ``None`` when there are none (the result is gone)."""
+        try:
+            task = self._call(lambda: self.client.get(att.task_id), "refresh URLs", shot.id)
+        except ArkError:
+            return None
+        if task.status == "succeeded" and (task.video_url != att.video_url
+                                           or task.last_frame_url != att.last_frame_url):
+            att = self.journal.update(att.id, video_url=task.video_url,
+                                      last_frame_url=task.last_frame_url,
+                                      urls_at=time.time(), event="urls-refreshed")
+            self._fresh.add(att.id)
+            return att
+        return None
+
+    def _fetch_frame(self, shot, att: J.Attempt, need_frame: bool) -> J.Attempt:
+        """Download and verify the last frame when the next shot chains from it (the clip too,
+        first, when the provider returned no last frame). Sets ``url_expired`` when the result
+        is gone; raises :class:`SequenceStop` when it cannot be downloaded."""
+        if not need_frame or self._frame_ok(att, shot):
+            return att
         frame = frame_path(self.run_dir, shot.id)
+        refreshed = False
+        while True:
+            try:
+                if att.last_frame_url:
+                    self.progress.shot(shot.id, "downloading", "last frame")
+                    part = frame.parent / f".{shot.id}.{att.task_id}.png.part"
+                    size = self._result_size(shot, att)
+                    aid = att.id
+                    fetch(self.client, att.last_frame_url, frame, part,
+                          verify=lambda p: verify_png(p, size=size),
+                          before_rename=lambda sha, n: self.journal.update(
+                              aid, frame_sha=sha, frame_source="provider",
+                              frame_path=str(frame.relative_to(self.run_dir))))
+                else:
+                    # no last frame from the provider: it comes from the clip, so the clip is
+                    # on the critical path here
+                    att = self._fetch_clip(shot, att)
+                    if att.url_expired:
+                        return att
+                    from ..media.ffmpeg import extract_frame_png
+
+                    self.progress.message(f"{shot.id}: the provider returned no last frame; "
+                                          "using the clip's decoded last frame")
+                    tmp = frame.parent / f".{shot.id}.extract.png"
+                    extract_frame_png(clip_path(self.run_dir, shot.id), tmp, last=True)
+                    self.journal.update(att.id, frame_sha=sha256_file(tmp), frame_source="extracted",
+                                        frame_path=str(frame.relative_to(self.run_dir)))
+                    os.replace(tmp, frame)
+                return self.journal.update(att.id, frame_at=time.time(), event="frame",
+                                           detail={"frame": frame.name})
+            except ArkURLExpiredError:
+                if not refreshed:
+                    refreshed = True
+                    fresh = self._refresh_urls(shot, att)
+                    if fresh is not None:
+                        att = fresh
+                        continue
+                return self.journal.update(att.id, url_expired=1, event="url-expired",
+                                           detail={"what": "last frame"})
+            except DownloadError as exc:
+                raise SequenceStop(f"download of the last frame of task {att.task_id} failed: "
+                                   f"{exc}; re-run to retry (the task is recorded)") from None
+
+    def _fetch_clip(self, shot, att: J.Attempt) -> J.Attempt:
+        """Download and verify the clip (decoded in full: frame count, W x H — the result's, or
+        the last frame's when the result does not say). Sets ``url_expired`` when it is gone;
+        raises :class:`DownloadError`."""
+        clip = clip_path(self.run_dir, shot.id)
+        if att.clip_sha and clip.exists() and sha256_file(clip) == att.clip_sha:
+            return att
         res = att.result
         expected_frames = res.get("frames") or (
             res["duration"] * 24 + 1 if isinstance(res.get("duration"), int) and res["duration"] > 0
             else None)
-        size = None
-        try:
-            if res.get("resolution") and res.get("ratio") and res["ratio"] != "adaptive":
-                size = shot.model.pixels(res["resolution"], res["ratio"])
-        except KeyError:
-            size = None
+        size = self._result_size(shot, att)
+        if size is None and att.frame_sha and att.frame_source == "provider":
+            frame = frame_path(self.run_dir, shot.id)
+            if frame.exists():
+                size = verify_png(frame)
         refreshed = False
         while True:
+            if not att.video_url:
+                raise DownloadError(f"task {att.task_id} succeeded without a video URL")
+            self.progress.shot(shot.id, "downloading", "video")
+            part = clip.parent / f".{shot.id}.{att.task_id}.mp4.part"
+            aid = att.id
             try:
-                if not (att.clip_sha and clip.exists() and sha256_file(clip) == att.clip_sha):
-                    if not att.video_url:
-                        raise SequenceStop(f"task {att.task_id} succeeded without a video URL")
-                    self.progress.shot(shot.id, "downloading", "video")
-                    part = clip.parent / f".{shot.id}.{att.task_id}.mp4.part"
-                    aid = att.id
-                    fetch(self.client, att.video_url, clip, part,
-                          verify=lambda p: verify_video(p, expected_frames=expected_frames, size=size),
-                          before_rename=lambda sha, n: self.journal.update(
-                              aid, clip_sha=sha, clip_bytes=n, clip_path=str(clip.relative_to(self.run_dir))))
-                    att = self.journal.get(att.id)
-                if need_frame and not (att.frame_sha and frame.exists()
-                                       and sha256_file(frame) == att.frame_sha):
-                    if att.last_frame_url:
-                        self.progress.shot(shot.id, "downloading", "last frame")
-                        part = frame.parent / f".{shot.id}.{att.task_id}.png.part"
-                        vsize = size or _video_size(clip)
-                        aid = att.id
-                        fetch(self.client, att.last_frame_url, frame, part,
-                              verify=lambda p: verify_png(p, size=vsize),
-                              before_rename=lambda sha, n: self.journal.update(
-                                  aid, frame_sha=sha, frame_source="provider",
-                                  frame_path=str(frame.relative_to(self.run_dir))))
-                    else:
-                        from ..media.ffmpeg import extract_frame_png
-
-                        self.progress.message(f"{shot.id}: the provider returned no last frame; "
-                                              "using the clip's decoded last frame")
-                        tmp = frame.parent / f".{shot.id}.extract.png"
-                        extract_frame_png(clip, tmp, last=True)
-                        os.replace(tmp, frame)
-                        self.journal.update(att.id, frame_sha=sha256_file(frame),
-                                            frame_source="extracted",
-                                            frame_path=str(frame.relative_to(self.run_dir)))
-                    att = self.journal.get(att.id)
-                return self.journal.update(att.id, downloaded_at=time.time(), event="downloaded",
-                                           detail={"clip": str(clip.name)})
+                fetch(self.client, att.video_url, clip, part,
+                      verify=lambda p: verify_video(p, expected_frames=expected_frames, size=size),
+                      before_rename=lambda sha, n: self.journal.update(
+                          aid, clip_sha=sha, clip_bytes=n,
+                          clip_path=str(clip.relative_to(self.run_dir))))
+                return self.journal.get(att.id)
             except ArkURLExpiredError:
                 if not refreshed:
                     refreshed = True
-                    try:
-                        task = self._call(lambda: self.client.get(att.task_id), "refresh URLs", shot.id)
-                    except ArkError:
-                        task = None
-                    if task is not None and task.status == "succeeded" and (
-                            task.video_url != att.video_url or task.last_frame_url != att.last_frame_url):
-                        att = self.journal.update(att.id, video_url=task.video_url,
-                                                  last_frame_url=task.last_frame_url,
-                                                  urls_at=time.time(), event="urls-refreshed")
-                        self._fresh.add(att.id)
+                    fresh = self._refresh_urls(shot, att)
+                    if fresh is not None:
+                        att = fresh
                         continue
-                return self.journal.update(att.id, url_expired=1, event="url-expired")
-            except DownloadError as exc:
-                raise SequenceStop(f"download of task {att.task_id} failed: {exc}; re-run to "
-                                   "retry (the task is recorded)") from None
+                return self.journal.update(att.id, url_expired=1, event="url-expired",
+                                           detail={"what": "video"})
+
+    def _schedule_video(self, shot, att: J.Attempt) -> None:
+        """Download ``att``'s clip on the download pool (once per attempt)."""
+        with self._videos_lock:
+            job = self._videos.get(shot.id)
+            if job is not None and job.attempt_id == att.id and (
+                    not job.future.done() or job.future.result()[0] == "ok"):
+                return
+            fut = self._dl_pool.submit(self._video_job, shot, att.id)
+            self._videos[shot.id] = VideoJob(att.id, fut)
+
+    def _video_job(self, shot, attempt_id: int) -> tuple[str, str]:
+        """Pool task: ("ok", ""), ("expired", message) or ("error", message). Never raises."""
+        att = self.journal.get(attempt_id)
+        try:
+            if self.stop.is_set():
+                return "error", "interrupted before the clip was downloaded; re-run to resume"
+            att = self._fetch_clip(shot, att)
+            if att.url_expired:
+                return "expired", f"the result URL of task {att.task_id} expired"
+            self.journal.update(att.id, downloaded_at=time.time(), event="downloaded",
+                                detail={"clip": clip_path(self.run_dir, shot.id).name})
+            self.progress.shot(shot.id, "done", f"task {att.task_id}")
+            return "ok", ""
+        except DownloadError as exc:
+            return "error", (f"download of task {att.task_id} failed: {exc}; re-run to retry "
+                             "(the task is recorded)")
+        except Exception as exc:  # noqa: BLE001 - reported as this shot's stop, never lost
+            return "error", (f"download of task {att.task_id} failed unexpectedly: "
+                             f"{type(exc).__name__}: {exc}; re-run to retry (the task is recorded)")
 
     # ---- interrupt ---------------------------------------------------------------------------
     def _cancel_queued(self) -> None:
@@ -859,13 +1169,38 @@ class Runner:
                 and sha256_file(out) == prev.get("sha")):
             self.progress.message(f"output {out} is up to date")
             return out, prev.get("stitch")
+        self._step = "drift guard (colour measure before assembly)"
         clips = self._drift_guard(clips)
+        self._step = "assembly"
         self.progress.message(f"assembling {len(clips)} clips -> {out}")
         result = assemble(self.plan, clips, out, **self.stitch_options)
         self.journal.set_meta("assembly", {"fingerprint": fingerprint, "sha": sha256_file(out),
                                            "stitch": result})
         return out, result
 
+
+    def _assembly_failed(self, exc: Exception) -> ChainerError:
+        """An assembly (drift guard or stitch) that raised: journal it, leave the clips and any
+        previous output untouched, and turn it into one line for the user. A re-run reuses every
+        clip and retries the assembly only."""
+        step = self._step
+        sb = self.plan.storyboard
+        out = self.run_dir / (sb.output.file or f"{sb.source.stem}.mp4")
+        out.with_name(f".{out.stem}.partial{out.suffix}").unlink(missing_ok=True)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        if isinstance(exc, ChainerError):
+            what = first or type(exc).__name__
+        else:
+            what = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        self.journal.event(None, "assembly-failed", {"step": step, "error": what,
+                                                     "type": type(exc).__name__})
+        msg = (f"{step} failed: {what}; all {len(self.plan.shots)} clips are downloaded and "
+               f"verified in {self.run_dir / 'clips'}; re-running the same command retries the "
+               "assembly only (nothing is resubmitted)")
+        self._problem(msg)
+        err = ChainerError(msg)
+        err.__cause__ = exc
+        return err
 
     def _drift_guard(self, clips):
         """Measure colour drift per sequence; with ``drift_guard: match`` assemble graded copies

@@ -1,7 +1,9 @@
 """``summary.json``: rebuilt from the journal (never the other way round); review/ reads it.
 
 Format: docs/architecture.md ("summary.json"). Extra keys beyond the documented ones are allowed:
-per shot ``task_ids`` (every attempt), absolute ``timings.submitted_at`` / ``downloaded_at``,
+per shot ``task_ids`` (every attempt), absolute ``timings.submitted_at`` / ``frame_at`` (last
+frame verified: the next shot may be submitted) / ``downloaded_at`` (clip verified), relative
+``timings.frame``,
 ``frame_source``; at the top ``base_url``, ``draft``, ``status``, ``problems``; totals
 ``spent_all_attempts`` (every billed task this run directory ever caused, superseded ones included).
 """
@@ -38,8 +40,10 @@ def shot_entry(shot, att: J.Attempt | None, journal: J.Journal, currency: str) -
                     "queued": _rel(att.queued_at, t0) if att else None,
                     "running": _rel(att.running_at, t0) if att else None,
                     "succeeded": _rel(att.finished_at, t0) if att and att.state == J.SUCCEEDED else None,
+                    "frame": _rel(att.frame_at, t0) if att else None,
                     "downloaded": _rel(att.downloaded_at, t0) if att else None,
-                    "submitted_at": t0, "downloaded_at": att.downloaded_at if att else None},
+                    "submitted_at": t0, "frame_at": att.frame_at if att else None,
+                    "downloaded_at": att.downloaded_at if att else None},
         "tokens": {"estimated": shot.est_tokens, "actual": att.tokens if att else None},
         "cost": {"estimated": None if shot.est_cost is None else round(shot.est_cost, 6),
                  "actual": None if not att or att.cost is None else round(att.cost, 6),
