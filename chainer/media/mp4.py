@@ -32,6 +32,7 @@ class Track:
     width: int = 0                     # sample entry size (video)
     height: int = 0
     display: tuple[int, int] = (0, 0)  # tkhd width/height (16.16 fixed point, integer part)
+    matrix: bytes = b""                # tkhd transformation matrix (36 bytes)
     avcc: bytes | None = None          # avcC payload (H.264)
     sample_rate: int = 0               # audio: from the AudioSpecificConfig when present
     channels: int = 0
@@ -197,6 +198,7 @@ def _parse_trak(d: bytes, s: int, e: int) -> Track:
         track_id = struct.unpack_from(">I", d, tk[0] + 12)[0]
         wh = tk[0] + 4 + 4 + 4 + 4 + 4 + 4 + 8 + 8 + 36
     dw, dh = struct.unpack_from(">II", d, wh)
+    matrix = d[wh - 36:wh]
     md = _child(d, s, e, b"mdia")
     if md is None:
         raise Mp4Error("trak without mdia")
@@ -214,7 +216,7 @@ def _parse_trak(d: bytes, s: int, e: int) -> Track:
         lang = struct.unpack_from(">H", d, mh[0] + 20)[0]
     handler = d[hd[0] + 8:hd[0] + 12].decode("latin1")
     t = Track(track_id=track_id, handler=handler, timescale=timescale, duration=duration,
-              language=lang, display=(dw >> 16, dh >> 16))
+              language=lang, display=(dw >> 16, dh >> 16), matrix=matrix)
     ed = _child(d, s, e, b"edts")
     if ed:
         el = _child(d, *ed, b"elst")
@@ -464,6 +466,7 @@ def _fullbox(kind: bytes, version: int, flags: int, *payload: bytes) -> bytes:
 
 
 _MATRIX = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+IDENTITY_MATRIX = _MATRIX
 
 
 @dataclass
@@ -640,7 +643,7 @@ def write_stitched(out: str | os.PathLike, pieces: Sequence[VideoPiece], *, fps_
         return _box(b"moov", mvhd, *traks, *udta)
 
     ftyp = _box(b"ftyp", b"isom", struct.pack(">I", 512), b"isomiso2avc1mp41")
-    co64 = total_data + 1 << 20 > (1 << 32) - (1 << 24)
+    co64 = total_data + (1 << 24) >= 1 << 32           # (the moov is far smaller than 16 MB)
     mdat_hdr = 16 if total_data + 16 >= 1 << 32 else 8
     for o in tracks:
         if o is not None:

@@ -130,6 +130,8 @@ def _analyse_mp4(path: str) -> Source:
         raise mp4.Mp4Error("no H.264 video track")
     if not v.is_sync(0):
         raise mp4.Mp4Error("video does not start with a keyframe")
+    if v.matrix != mp4.IDENTITY_MATRIX:
+        raise mp4.Mp4Error("rotated or transformed video")
     deltas = {b - a for a, b in zip(v.dts, v.dts[1:])}
     if len(deltas) > 1 or 0 in deltas:
         raise mp4.Mp4Error("variable frame rate")
