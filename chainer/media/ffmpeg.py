@@ -646,3 +646,32 @@ def decode_audio_files(srcs: Sequence[str | os.PathLike], outs: Sequence[str | o
         args += ["-map", f"{k}:a:0", "-ar", str(sample_rate), "-ac", str(channels),
                  "-c:a", "pcm_f32le", "-f", "f32le", "-y", str(out)]
     run(args)
+
+
+def decode_frames_dropping(path: str | os.PathLike, width: int, height: int, *,
+                           drop: Sequence[int] = (), select: Sequence[int] = (),
+                           vf: str | None = None, threads: int = 1) -> Iterator[np.ndarray]:
+    """Decode only some frames of a clip as rgb24 HxWx3 arrays, in display order (review).
+
+    ``drop``: decode-order indices of video packets discarded before the decoder (non-reference
+    pictures nobody needs: the rest decodes exactly). ``select``: which of the frames that remain
+    (display order, counted after the drop) leave the filter graph; ``vf`` (e.g. a scale) runs on
+    those only; ``width``/``height`` are the size after ``vf``. Single-threaded by default so
+    several clips can decode side by side."""
+    args: list[str] = ["-threads", str(int(threads))]
+    if drop:
+        args += ["-bsf:v", "noise=drop=" + "+".join(f"eq(n\\,{int(j)})" for j in sorted(drop))]
+    args += ["-i", str(path), "-map", "0:v:0", "-filter_threads", "1"]
+    filters = []
+    if select:
+        filters.append("select=" + "+".join(f"eq(n\\,{int(k)})" for k in sorted(set(select))))
+    if vf:
+        filters.append(vf)
+    if filters:
+        args += ["-vf", ",".join(filters)]
+    args += ["-fps_mode", "passthrough"]
+    if select:
+        args += ["-frames:v", str(len(set(select)))]
+    args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    for buf in stream_stdout(args, width * height * 3):
+        yield np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3)

@@ -61,7 +61,10 @@ def _sequence_groups(shots: list[dict]) -> list[tuple[object, list[dict]]]:
     return list(groups.items())
 
 
-def _drift(run_dir: Path, summary: dict, timeline, drift_guard: str, notes: list[str]):
+def _drift_inputs(run_dir: Path, summary: dict, timeline, drift_guard: str, notes: list[str]):
+    """Which clips the drift is measured on, without decoding anything: ``before`` (the
+    downloaded clips) and, for ``match``, ``after`` (the drift-matched clips the assembly used),
+    each {sequence: [(shot_id, clip path), ...]}."""
     if drift_guard == "off":
         return None, None
     groups = _sequence_groups(summary.get("shots") or [])
@@ -73,20 +76,16 @@ def _drift(run_dir: Path, summary: dict, timeline, drift_guard: str, notes: list
                 notes.append(f"shot {s.get('id')}: clip {s.get('clip')!r} not found; no drift measured")
                 continue
             before_in.setdefault(seq, []).append((str(s.get("id")), clip))
-    cache: dict = {}
-    before = measure_drift(before_in, cache=cache)
     if drift_guard != "match":
-        return before, None
+        return before_in, None
     # the clips the assembly actually used: stitch segment paths, a shot's graded_clip, or the
     # drift guard's record (run_dir/graded/drift.json); otherwise the original (not corrected)
     used = {e.shot_id: e.path for e in timeline.entries if e.path.exists()}
     guard = load_guard_results(run_dir / GRADED_DIR / "drift.json") or {}
     guard_clips = {str(g["shot_id"]): Path(g["clip"]) for g in guard.get("shots", [])}
-    refs = {}
+    shot_by_id = {str(s.get("id")): s for _, ss in groups for s in ss}
     after_in: dict[object, list] = {}
     for seq, items in before_in.items():
-        refs[seq] = cache[os.fspath(items[0][1])][0]
-        shot_by_id = {str(s.get("id")): s for _, ss in groups for s in ss}
         for sid, clip in items:
             graded = _resolve(run_dir, shot_by_id[sid].get("graded_clip"))
             cand = [p for p in (graded, guard_clips.get(sid), used.get(sid)) if p is not None]
@@ -97,8 +96,86 @@ def _drift(run_dir: Path, summary: dict, timeline, drift_guard: str, notes: list
             [x for v in before_in.values() for x in v], [x for v in after_in.values() for x in v])):
         notes.append("drift_guard match: no drift-matched clips found (graded/drift.json, stitch "
                      "segment paths); 'after' is the downloaded clips")
-    after = measure_drift(after_in, references=refs, cache=cache)
+    return before_in, after_in
+
+
+def _drift(before_in, after_in, cache: dict, notes: list[str]):
+    """Drift before (and after) from the stats the review pass collected (``cache``:
+    {os.fspath(clip): (first, last, n)}); clips that did not decode are left out, with a note."""
+    if before_in is None:
+        return None, None
+
+    def known(groups):
+        out = {}
+        for seq, items in groups.items():
+            for sid, clip in items:
+                if os.fspath(clip) in cache:
+                    out.setdefault(seq, []).append((sid, clip))
+                elif groups is before_in:
+                    notes.append(f"shot {sid}: {clip} has no decodable video; no drift measured")
+        return out
+
+    before_ok = known(before_in)
+    before = measure_drift(before_ok, cache=cache)
+    if after_in is None:
+        return before, None
+    refs = {seq: cache[os.fspath(items[0][1])][0] for seq, items in before_ok.items()}
+    after = measure_drift({seq: v for seq, v in known(after_in).items() if seq in refs},
+                          references=refs, cache=cache)
     return before, after
+
+
+def _workers() -> int:
+    return int(os.environ.get("CHAINER_REVIEW_WORKERS", 0)) or max(1, min(2, os.cpu_count() or 1))
+
+
+def _in_order(jobs: list, fn, workers: int):
+    """``fn(job)`` for every job, results yielded in job order; at most ``workers + 1`` results
+    exist at once (decoding runs ahead of the consumer by that much, no further)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield fn(job)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chainer-review") as pool:
+        pending: deque = deque()
+        it = iter(jobs)
+        for job in it:
+            pending.append(pool.submit(fn, job))
+            if len(pending) > workers:
+                break
+        while pending:
+            fut = pending.popleft()
+            try:
+                yield fut.result()
+            except BaseException:
+                for f in pending:
+                    f.cancel()
+                raise
+            for job in it:
+                pending.append(pool.submit(fn, job))
+                break
+
+
+def _decode_job(job):
+    """One clip, one decode pass: the entry's frames (analysis size) and, when asked, the Lab
+    stats of the clip's first and last frame (then those two frames are dropped)."""
+    from .drift import frame_stats
+    from .frames import read_clip
+
+    entry, path, names, with_stats = job
+    want = list(names.values()) + ([0, -1] if with_stats else [])
+    try:
+        got = read_clip(path, want)
+    except Exception:  # noqa: BLE001 - an unreadable file shows as "missing"
+        return job, {}, None
+    frames = {k: got.frames[i] for k, i in names.items() if i in got.frames}
+    stats = None
+    if with_stats and got.get(0) is not None and got.get(-1) is not None:
+        stats = (frame_stats(got.get(0)), frame_stats(got.get(-1)), got.count)
+    return job, frames, stats
 
 
 def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str = "report",
@@ -109,7 +186,7 @@ def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str 
     ``drift_guard``: "off" (no drift measured), "report" (measure the downloaded clips) or "match"
     (also measure the drift-matched clips the assembly used, shown as before → after)."""
     from .chapters import chapter_lines, write_chapters, youtube_caveats
-    from .contact_sheet import collect_frames, measure_seams, render_contact_sheet
+    from .contact_sheet import ContactSheet, Seam, measure_seam, wanted_frames
     from .otio_export import write_otio
     from .report import build_report, charts_for, render_html
     from .timeline import build_timeline
@@ -127,16 +204,44 @@ def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str 
         if not e.path.exists():
             notes.append(f"shot {e.shot_id}: {e.path} not found")
 
-    frames = collect_frames(timeline)
-    seams = measure_seams(timeline, frames)
+    before_in, after_in = _drift_inputs(run_dir, summary, timeline, drift_guard, notes)
+    # clips whose first/last-frame stats the drift needs, by resolved path -> cache keys
+    stats_keys: dict[Path, set[str]] = {}
+    for groups in (before_in or {}, after_in or {}):
+        for items in groups.values():
+            for _, clip in items:
+                stats_keys.setdefault(clip.resolve(), set()).add(os.fspath(clip))
+    # one decode pass per clip, in timeline order: seam frames + thumbnails (+ drift stats);
+    # then the clips only the drift reads (the downloaded originals of drift-matched shots)
+    jobs = []
+    for e in timeline.entries:
+        readable = e.path.exists() and e.kept > 0
+        rp = e.path.resolve() if readable else None
+        jobs.append((e, e.path, wanted_frames(e) if readable else {}, rp in stats_keys))
+    covered = {e.path.resolve() for e, _, names, _ in jobs if names}
+    jobs += [(None, p, {}, True) for p in stats_keys if p not in covered]
     title = summary.get("title") or ""
-    sheets = render_contact_sheet(timeline, seams, frames, run_dir, title=title,
-                                  seams_per_page=seams_per_page)
-    for i, p in enumerate(sheets):
+    sheet = ContactSheet(timeline, run_dir, title=title, seams_per_page=seams_per_page)
+    seams: list[Seam] = []
+    cache: dict = {}
+    prev = None            # (entry, its last / second-last frames) for the next seam
+    for (e, path, names, _), frames, stats in _in_order(
+            jobs, lambda j: _decode_job(j) if j[2] or j[3] else (j, {}, None), _workers()):
+        if stats is not None:
+            for key in stats_keys.get(Path(path).resolve(), ()):
+                cache[key] = stats
+        if e is None:
+            continue
+        sheet.add_entry(e.shot_id, frames)
+        if prev is not None:
+            seam = measure_seam(len(seams), prev[0], e, prev[1], frames, timeline.fps)
+            seams.append(seam)
+            sheet.add_seam(seam)
+        prev = (e, {k: frames[k] for k in ("last", "last_prev") if k in frames})
+        del frames
+    for i, p in enumerate(sheet.close()):
         written["contact_sheet" if i == 0 else f"contact_sheet_{i + 1}"] = p
-    del frames
-
-    before, after = _drift(run_dir, summary, timeline, drift_guard, notes)
+    before, after = _drift(before_in, after_in, cache, notes)
 
     written["chapters"] = write_chapters(timeline, run_dir / "chapters.txt")
     chapters = chapter_lines(timeline)

@@ -152,7 +152,12 @@ def write_cube(path, transfer: Transfer, *, size: int = 33, title: str = "chaine
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB between two uint8 images of the same shape (inf when identical)."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    if a.dtype == np.uint8 and b.dtype == np.uint8:
+        # exact integer squared error, no float64 copies of the frames
+        d = np.subtract(a, b, dtype=np.int16)
+        mse = float(np.square(d, dtype=np.int32).sum(dtype=np.int64)) / d.size
+    else:
+        mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
 
 
@@ -168,13 +173,28 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
     return (s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k]) / (k * k)
 
 
-def ssim(a: np.ndarray, b: np.ndarray, *, radius: int = 3) -> float:
-    """Mean SSIM on luma with a (2·radius+1)² box window (Wang et al. constants)."""
-    x, y = _luma(a), _luma(b)
+def _ssim_map(x: np.ndarray, y: np.ndarray, radius: int) -> np.ndarray:
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mx, my = _box(x, radius), _box(y, radius)
     sxx = _box(x * x, radius) - mx * mx
     syy = _box(y * y, radius) - my * my
     sxy = _box(x * y, radius) - mx * my
-    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-    return float(s.mean())
+    return ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+
+
+def ssim(a: np.ndarray, b: np.ndarray, *, radius: int = 3, band: int = 64) -> float:
+    """Mean SSIM on luma with a (2·radius+1)² box window (Wang et al. constants).
+
+    Computed in horizontal bands of ``band`` output rows (the same windows and the same mean),
+    so the float64 temporaries stay a few hundred KB whatever the frame size."""
+    k = 2 * radius + 1
+    rows = a.shape[0] - k + 1
+    if rows <= 0 or a.shape[1] < k:
+        return float("nan")
+    total, count = 0.0, 0
+    for r0 in range(0, rows, band):
+        r1 = min(r0 + band, rows)
+        m = _ssim_map(_luma(a[r0:r1 + k - 1]), _luma(b[r0:r1 + k - 1]), radius)
+        total += float(m.sum())
+        count += m.size
+    return total / count

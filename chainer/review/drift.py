@@ -27,10 +27,10 @@ import numpy as np
 
 from ..errors import InputError
 from .colour import LabStats, Transfer, delta_e, drift_score, spread_ratio, write_cube
-from .frames import read_first_last, read_image
+from .frames import read_image
 
 DRIFT_GUARDS = ("off", "report", "match")
-STATS_WIDTH = 256          # frames are measured area-scaled to this width: stable and fast
+STATS_WIDTH = 256          # frames are measured box-scaled to this width: stable and fast
 
 
 @dataclass
@@ -78,17 +78,10 @@ def _check_guard(mode: str) -> str:
     return mode
 
 
-def clip_stats(clip: str | os.PathLike) -> tuple[LabStats, LabStats, int]:
-    """Lab stats of a clip's first and last frame, and its frame count."""
-    first, last, n = read_first_last(clip, max_width=STATS_WIDTH)
-    return LabStats.of(first), LabStats.of(last), n
-
-
-def image_stats(path: str | os.PathLike) -> LabStats:
-    """Lab stats of a still (e.g. a last-frame PNG)."""
+def frame_stats(img: np.ndarray) -> LabStats:
+    """Lab stats of one frame, box-scaled to ``STATS_WIDTH`` first (stable and fast)."""
     from .frames import fit_size
 
-    img = read_image(path)
     h, w = img.shape[:2]
     if w > STATS_WIDTH:
         from PIL import Image
@@ -96,6 +89,23 @@ def image_stats(path: str | os.PathLike) -> LabStats:
         tw, th = fit_size(w, h, STATS_WIDTH)
         img = np.asarray(Image.fromarray(img).resize((tw, th), Image.BOX))
     return LabStats.of(img)
+
+
+def clip_stats(clip: str | os.PathLike) -> tuple[LabStats, LabStats, int]:
+    """Lab stats of a clip's first and last frame, and its frame count (one decode pass that
+    lets only those two frames out of ffmpeg)."""
+    from .frames import read_clip
+
+    got = read_clip(clip, [0, -1])
+    first, last = got.get(0), got.get(-1)
+    if first is None or last is None:
+        raise ValueError(f"{clip}: no decodable video frames")
+    return frame_stats(first), frame_stats(last), got.count
+
+
+def image_stats(path: str | os.PathLike) -> LabStats:
+    """Lab stats of a still (e.g. a last-frame PNG)."""
+    return frame_stats(read_image(path))
 
 
 def measure_drift(clips_by_sequence: Mapping[object, Sequence[tuple[str, str | os.PathLike]]], *,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -79,3 +80,125 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
     with Image.open(Path(path)) as im:
         return np.asarray(im.convert("RGB")).copy()
+
+
+# ---- one pass per clip --------------------------------------------------------------------------
+
+ANALYSIS_WIDTH = 960   # review measures frames no wider than this (area-scaled in ffmpeg)
+_IDENTITY = bytes.fromhex("00010000" "00000000" "00000000" "00000000" "00010000" "00000000"
+                          "00000000" "00000000" "40000000")
+
+
+@dataclass
+class ClipFrames:
+    """What one decode pass of a clip returned: the frames asked for and the clip's frame count."""
+
+    path: Path
+    frames: dict[int, np.ndarray]      # absolute display index -> HxWx3 uint8 (analysis size)
+    count: int                         # decoded frames in the clip (0 if unreadable)
+    fast: bool = False                 # decoded from the MP4 sample tables (dropping unneeded packets)
+
+    def get(self, index: int) -> np.ndarray | None:
+        """Frame ``index``; negative counts from the end (-1 = last)."""
+        if index < 0:
+            index += self.count
+        return self.frames.get(index)
+
+
+def _mp4_plan(path: Path, max_width: int | None):
+    """(width, height, vf, frame count, display rank per decode-order packet, reference flags)
+    from the MP4 sample tables, or None when the file is not a plain MP4 this can map exactly."""
+    from ..media import mp4
+
+    try:
+        movie = mp4.read(path)
+    except mp4.Mp4Error:
+        return None
+    tr = movie.first("vide")
+    if tr is None or tr.count == 0 or not tr.width or not tr.height:
+        return None
+    if tr.matrix and tr.matrix != _IDENTITY:
+        return None                      # rotated: ffmpeg would autorotate, sizes would swap
+    pts = tr.pts
+    if len(tr.elst) > 1 or (tr.elst and (tr.elst[0][1] > min(pts) or tr.elst[0][2] != 1.0)):
+        return None                      # an edit list hiding frames: let ffmpeg count them
+    n = tr.count
+    order = sorted(range(n), key=lambda j: pts[j])
+    rank = [0] * n
+    for r, j in enumerate(order):
+        rank[j] = r
+    refs = None
+    if tr.codec in ("avc1", "avc3"):
+        try:
+            refs = mp4.reference_flags(path, tr)
+        except (OSError, IndexError, ValueError):
+            refs = None
+    w, h = tr.width, tr.height
+    if max_width is not None and w > max_width:
+        tw, th = fit_size(w, h, max_width)
+        return tw, th, f"scale={tw}:{th}:flags=area", n, rank, refs
+    return w, h, None, n, rank, refs
+
+
+def read_clip(path: str | os.PathLike, indices, *, max_width: int | None = ANALYSIS_WIDTH
+              ) -> ClipFrames:
+    """The frames ``indices`` of a clip (display order; negative = from the end) in ONE decode
+    pass, no wider than ``max_width`` (area scaling; None = full size).
+
+    For an MP4 the sample tables give the frame count and display order up front: only the asked
+    frames leave ffmpeg (``select``), scaled there, and H.264 non-reference pictures nobody asked
+    for are dropped before the decoder (``noise=drop``), which decodes the rest exactly. Anything
+    else, or a file whose decode disagrees with its tables, takes a plain decode of every frame
+    keeping only what was asked (memory stays a few frames either way)."""
+    from ..media.ffmpeg import decode_frames_dropping
+
+    path = Path(path)
+    want = sorted(set(int(i) for i in indices))
+    plan = _mp4_plan(path, max_width)
+    if plan is not None:
+        w, h, vf, n, rank, refs = plan
+        absolute = sorted({i + n if i < 0 else i for i in want} & set(range(n)))
+        needed = set(absolute)
+        drop = [j for j in range(n) if refs is not None and not refs[j] and rank[j] not in needed]
+        dropped = {rank[j] for j in drop}
+        kept_ranks = [r for r in range(n) if r not in dropped]
+        pos = {r: k for k, r in enumerate(kept_ranks)}
+        select = [pos[r] for r in absolute]
+        got: dict[int, np.ndarray] = {}
+        try:
+            if select:
+                for r, frame in zip(absolute, decode_frames_dropping(path, w, h, drop=drop,
+                                                                     select=select, vf=vf)):
+                    got[r] = frame.copy()
+        except Exception:  # noqa: BLE001 - the plain decode below reports or tolerates it
+            got = None
+        if got is not None and len(got) == len(absolute):
+            return ClipFrames(path, got, n, fast=True)
+    return _read_clip_plain(path, want, max_width)
+
+
+def _read_clip_plain(path: Path, want: list[int], max_width: int | None) -> ClipFrames:
+    from collections import deque
+
+    try:
+        w, h, vf = _scale_args(path, max_width)
+    except Exception:  # noqa: BLE001 - unreadable: nothing decoded
+        return ClipFrames(path, {}, 0)
+    pos = {i for i in want if i >= 0}
+    tail_len = max([-i for i in want if i < 0], default=0)
+    got: dict[int, np.ndarray] = {}
+    tail: deque = deque(maxlen=tail_len or 1)
+    n = 0
+    try:
+        for n, frame in enumerate(decode_frames(path, w, h, vf=vf), start=1):
+            if n - 1 in pos:
+                got[n - 1] = frame.copy()
+            if tail_len:
+                tail.append((n - 1, frame))
+    except Exception:  # noqa: BLE001 - keep what decoded before the error
+        pass
+    if tail_len:
+        for i, frame in tail:
+            if i - n in want and i not in got:
+                got[i] = frame.copy()
+    return ClipFrames(path, got, n)
