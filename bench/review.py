@@ -119,10 +119,11 @@ def rss_mb(key="VmRSS:"):
             if line.startswith(key):
                 return int(line.split()[1]) / 1024
 run_dir = sys.argv[2]
+kw = {"workers": int(sys.argv[4])} if len(sys.argv) > 4 and sys.argv[4] != "0" else {}
 summary = json.load(open(os.path.join(run_dir, "summary.json")))
 base = rss_mb()
 t0, c0 = time.perf_counter(), os.times()
-write_review(run_dir, summary, drift_guard=sys.argv[3], export_formats=False)
+write_review(run_dir, summary, drift_guard=sys.argv[3], export_formats=False, **kw)
 t1, c1 = time.perf_counter(), os.times()
 peak = rss_mb("VmHWM:")
 print(json.dumps({"wall_s": t1 - t0, "cpu_self_s": (c1.user - c0.user) + (c1.system - c0.system),
@@ -138,6 +139,7 @@ def main() -> None:
     ap.add_argument("--size", default="864x496")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--mode", choices=["off", "report", "match"], default="report")
+    ap.add_argument("--workers", type=int, default=0, help="write_review(workers=) (0: its default)")
     ap.add_argument("--code", default=str(ROOT), help="tree whose chainer package is reviewed with")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
@@ -148,7 +150,7 @@ def main() -> None:
         run_dir = Path(tmp) / "run"
         make_run(run_dir, clips, frames, graded=args.mode == "match")
         out = subprocess.run([sys.executable, "-c", CHILD, str(Path(args.code).resolve()),
-                              str(run_dir), args.mode], capture_output=True, text=True)
+                              str(run_dir), args.mode, str(args.workers)], capture_output=True, text=True)
         if out.returncode != 0:
             sys.exit(out.stderr)
         res = json.loads(out.stdout.strip().splitlines()[-1])

@@ -648,16 +648,8 @@ def decode_audio_files(srcs: Sequence[str | os.PathLike], outs: Sequence[str | o
     run(args)
 
 
-def decode_frames_dropping(path: str | os.PathLike, width: int, height: int, *,
-                           drop: Sequence[int] = (), select: Sequence[int] = (),
-                           vf: str | None = None, threads: int = 1) -> Iterator[np.ndarray]:
-    """Decode only some frames of a clip as rgb24 HxWx3 arrays, in display order (review).
-
-    ``drop``: decode-order indices of video packets discarded before the decoder (non-reference
-    pictures nobody needs: the rest decodes exactly). ``select``: which of the frames that remain
-    (display order, counted after the drop) leave the filter graph; ``vf`` (e.g. a scale) runs on
-    those only; ``width``/``height`` are the size after ``vf``. Single-threaded by default so
-    several clips can decode side by side."""
+def _select_args(path, drop: Sequence[int], select: Sequence[int], vf: str | None,
+                 threads: int) -> list[str]:
     args: list[str] = ["-threads", str(int(threads))]
     if drop:
         args += ["-bsf:v", "noise=drop=" + "+".join(f"eq(n\\,{int(j)})" for j in sorted(drop))]
@@ -672,6 +664,27 @@ def decode_frames_dropping(path: str | os.PathLike, width: int, height: int, *,
     args += ["-fps_mode", "passthrough"]
     if select:
         args += ["-frames:v", str(len(set(select)))]
-    args += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    for buf in stream_stdout(args, width * height * 3):
+    return args + ["-f", "rawvideo", "-pix_fmt", "rgb24"]
+
+
+def decode_frames_dropping(path: str | os.PathLike, width: int, height: int, *,
+                           drop: Sequence[int] = (), select: Sequence[int] = (),
+                           vf: str | None = None, threads: int = 1) -> Iterator[np.ndarray]:
+    """Decode only some frames of a clip as rgb24 HxWx3 arrays, in display order (review).
+
+    ``drop``: decode-order indices of video packets discarded before the decoder (non-reference
+    pictures nobody needs: the rest decodes exactly). ``select``: which of the frames that remain
+    (display order, counted after the drop) leave the filter graph; ``vf`` (e.g. a scale) runs on
+    those only; ``width``/``height`` are the size after ``vf``. Single-threaded by default so
+    several clips can decode side by side."""
+    for buf in stream_stdout([*_select_args(path, drop, select, vf, threads), "-"],
+                             width * height * 3):
         yield np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3)
+
+
+def select_frames_raw(path: str | os.PathLike, out: str | os.PathLike, *,
+                      drop: Sequence[int] = (), select: Sequence[int] = (),
+                      vf: str | None = None, threads: int = 1) -> None:
+    """:func:`decode_frames_dropping` into a raw rgb24 file (runs to completion; no frame passes
+    through Python, so a thread can wait on it while another reads the previous file)."""
+    run([*_select_args(path, drop, select, vf, threads), "-y", str(out)])

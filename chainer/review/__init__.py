@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from .drift import (DRIFT_GUARDS, apply_drift_guard, correct_frame_png, image_stats, load_guard_results,
@@ -125,8 +126,9 @@ def _drift(before_in, after_in, cache: dict, notes: list[str]):
     return before, after
 
 
-def _workers() -> int:
-    return int(os.environ.get("CHAINER_REVIEW_WORKERS", 0)) or max(1, min(2, os.cpu_count() or 1))
+def _workers(workers: int | None) -> int:
+    """Clips decoded side by side (one single-threaded ffmpeg each): one per core, at most 4."""
+    return max(1, int(workers)) if workers else max(1, min(4, os.cpu_count() or 1))
 
 
 def _in_order(jobs: list, fn, workers: int):
@@ -159,38 +161,39 @@ def _in_order(jobs: list, fn, workers: int):
                 break
 
 
-def _decode_job(job):
-    """One clip, one decode pass: the entry's frames (analysis size) and, when asked, the Lab
-    stats of the clip's first and last frame (then those two frames are dropped)."""
+def _frames_and_stats(clip, names: dict[str, int], with_stats: bool):
+    """An entry's frames by name from a :class:`~chainer.review.frames.ClipFrames` and, when
+    asked, the Lab stats of the clip's first and last frame (those two frames are not kept)."""
     from .drift import frame_stats
-    from .frames import read_clip
 
-    entry, path, names, with_stats = job
-    want = list(names.values()) + ([0, -1] if with_stats else [])
-    try:
-        got = read_clip(path, want)
-    except Exception:  # noqa: BLE001 - an unreadable file shows as "missing"
-        return job, {}, None
-    frames = {k: got.frames[i] for k, i in names.items() if i in got.frames}
+    frames = {k: clip.frames[i] for k, i in names.items() if i in clip.frames}
     stats = None
-    if with_stats and got.get(0) is not None and got.get(-1) is not None:
-        stats = (frame_stats(got.get(0)), frame_stats(got.get(-1)), got.count)
-    return job, frames, stats
+    if with_stats and clip.get(0) is not None and clip.get(-1) is not None:
+        stats = (frame_stats(clip.get(0)), frame_stats(clip.get(-1)), clip.count)
+    return frames, stats
 
 
 def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str = "report",
-                 seams_per_page: int = 12, export_formats: bool = True) -> dict[str, Path]:
+                 seams_per_page: int = 12, export_formats: bool = True,
+                 workers: int | None = None) -> dict[str, Path]:
     """Write the review outputs of a run into ``run_dir``; returns {name: path} of what was written.
 
     ``summary`` is the summary.json dict (see docs/architecture.md); optional fields may be missing.
     ``drift_guard``: "off" (no drift measured), "report" (measure the downloaded clips) or "match"
-    (also measure the drift-matched clips the assembly used, shown as before → after)."""
+    (also measure the drift-matched clips the assembly used, shown as before → after).
+
+    Memory does not grow with the number of shots: each clip is decoded once (``workers`` at a
+    time, default one per core), only the frames the review reads leave ffmpeg (at most
+    ``frames.ANALYSIS_WIDTH`` px wide), seams are scored as soon as both sides are in, drift
+    keeps two Lab statistics per clip, and the contact sheet keeps thumbnails only until their
+    page is written."""
     from .chapters import chapter_lines, write_chapters, youtube_caveats
     from .contact_sheet import ContactSheet, Seam, measure_seam, wanted_frames
     from .otio_export import write_otio
     from .report import build_report, charts_for, render_html
     from .timeline import build_timeline
     from .drift import _check_guard
+    from .frames import plan_clip
 
     _check_guard(drift_guard)
     run_dir = Path(run_dir)
@@ -225,20 +228,39 @@ def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str 
     seams: list[Seam] = []
     cache: dict = {}
     prev = None            # (entry, its last / second-last frames) for the next seam
-    for (e, path, names, _), frames, stats in _in_order(
-            jobs, lambda j: _decode_job(j) if j[2] or j[3] else (j, {}, None), _workers()):
-        if stats is not None:
-            for key in stats_keys.get(Path(path).resolve(), ()):
-                cache[key] = stats
-        if e is None:
-            continue
-        sheet.add_entry(e.shot_id, frames)
-        if prev is not None:
-            seam = measure_seam(len(seams), prev[0], e, prev[1], frames, timeline.fps)
-            seams.append(seam)
-            sheet.add_seam(seam)
-        prev = (e, {k: frames[k] for k in ("last", "last_prev") if k in frames})
-        del frames
+    with tempfile.TemporaryDirectory(prefix="chainer-review-") as tmp:
+        def decode(k: int):
+            # worker thread: plan + one ffmpeg run writing the selected frames to a raw file;
+            # nothing large is allocated here (the main thread reads the file)
+            e, path, names, with_stats = jobs[k]
+            if not names and not with_stats:
+                return k, None, None
+            req = plan_clip(path, list(names.values()) + ([0, -1] if with_stats else []))
+            raw = Path(tmp) / f"{k}.rgb"
+            return k, req, raw if req.decode_to(raw) else None
+
+        for k, req, raw in _in_order(range(len(jobs)), decode, _workers(workers)):
+            e, path, names, with_stats = jobs[k]
+            frames, stats = {}, None
+            if req is not None:
+                try:
+                    frames, stats = _frames_and_stats(req.load(raw), names, with_stats)
+                except Exception:  # noqa: BLE001 - an unreadable file shows as "missing"
+                    frames, stats = {}, None
+                if raw is not None:
+                    raw.unlink(missing_ok=True)
+            if stats is not None:
+                for key in stats_keys.get(Path(path).resolve(), ()):
+                    cache[key] = stats
+            if e is None:
+                continue
+            sheet.add_entry(e.shot_id, frames)
+            if prev is not None:
+                seam = measure_seam(len(seams), prev[0], e, prev[1], frames, timeline.fps)
+                seams.append(seam)
+                sheet.add_seam(seam)
+            prev = (e, {k2: frames[k2] for k2 in ("last", "last_prev") if k2 in frames})
+            del frames
     for i, p in enumerate(sheet.close()):
         written["contact_sheet" if i == 0 else f"contact_sheet_{i + 1}"] = p
     before, after = _drift(before_in, after_in, cache, notes)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +140,91 @@ def _mp4_plan(path: Path, max_width: int | None):
     return w, h, None, n, rank, refs
 
 
+@dataclass
+class ClipRequest:
+    """A planned single pass over one clip: which frames leave ffmpeg and which packets are
+    dropped before its decoder. Plan with :func:`plan_clip`; then either :meth:`decode_to` a raw
+    file (thread-safe: runs ffmpeg, allocates nothing large) and :meth:`load` it, or :meth:`read`
+    through a pipe."""
+
+    path: Path
+    want: list[int]                    # as asked (negative = from the end)
+    max_width: int | None
+    width: int = 0
+    height: int = 0
+    vf: str | None = None
+    count: int = 0                     # frames per the sample tables
+    absolute: list[int] = field(default_factory=list)   # display indices that leave ffmpeg
+    drop: list[int] = field(default_factory=list)       # decode-order packets dropped
+    select: list[int] = field(default_factory=list)     # their indices after the drop
+    fast: bool = False                 # False: no usable sample tables, decode everything
+
+    def decode_to(self, out: str | os.PathLike) -> bool:
+        """Run the pass writing the selected frames as raw rgb24 into ``out``; False on failure
+        (then :meth:`load` falls back to a plain decode)."""
+        from ..media.ffmpeg import select_frames_raw
+
+        if not self.fast or not self.absolute:
+            return False
+        try:
+            select_frames_raw(self.path, out, drop=self.drop, select=self.select, vf=self.vf)
+            return True
+        except Exception:  # noqa: BLE001 - load() decodes plainly instead
+            return False
+
+    def load(self, raw: str | os.PathLike | None) -> ClipFrames:
+        """The frames from what :meth:`decode_to` wrote (read frame by frame: each array owns its
+        buffer); when that is missing or short, a plain decode of the clip."""
+        size = self.width * self.height * 3
+        if self.fast and raw is not None and os.path.exists(raw) \
+                and os.path.getsize(raw) == size * len(self.absolute):
+            got = {}
+            with open(raw, "rb") as fh:
+                for r in self.absolute:
+                    got[r] = np.frombuffer(fh.read(size), dtype=np.uint8).reshape(
+                        self.height, self.width, 3)
+            return ClipFrames(self.path, got, self.count, fast=True)
+        if self.fast and not self.absolute:
+            return ClipFrames(self.path, {}, self.count, fast=True)
+        return _read_clip_plain(self.path, self.want, self.max_width)
+
+    def read(self) -> ClipFrames:
+        """The pass through a pipe (no file)."""
+        from ..media.ffmpeg import decode_frames_dropping
+
+        if self.fast and self.absolute:
+            got: dict[int, np.ndarray] = {}
+            try:
+                for r, frame in zip(self.absolute, decode_frames_dropping(
+                        self.path, self.width, self.height, drop=self.drop, select=self.select,
+                        vf=self.vf)):
+                    got[r] = frame
+            except Exception:  # noqa: BLE001 - the plain decode below reports or tolerates it
+                got = {}
+            if len(got) == len(self.absolute):
+                return ClipFrames(self.path, got, self.count, fast=True)
+        return self.load(None)
+
+
+def plan_clip(path: str | os.PathLike, indices, *, max_width: int | None = ANALYSIS_WIDTH
+              ) -> ClipRequest:
+    """Plan the single pass that reads frames ``indices`` of a clip (see :func:`read_clip`)."""
+    path = Path(path)
+    req = ClipRequest(path, sorted(set(int(i) for i in indices)), max_width)
+    plan = _mp4_plan(path, max_width)
+    if plan is None:
+        return req
+    w, h, vf, n, rank, refs = plan
+    absolute = sorted({i + n if i < 0 else i for i in req.want} & set(range(n)))
+    needed = set(absolute)
+    drop = [j for j in range(n) if refs is not None and not refs[j] and rank[j] not in needed]
+    dropped = {rank[j] for j in drop}
+    pos = {r: k for k, r in enumerate(r for r in range(n) if r not in dropped)}
+    req.width, req.height, req.vf, req.count = w, h, vf, n
+    req.absolute, req.drop, req.select, req.fast = absolute, drop, [pos[r] for r in absolute], True
+    return req
+
+
 def read_clip(path: str | os.PathLike, indices, *, max_width: int | None = ANALYSIS_WIDTH
               ) -> ClipFrames:
     """The frames ``indices`` of a clip (display order; negative = from the end) in ONE decode
@@ -150,31 +235,7 @@ def read_clip(path: str | os.PathLike, indices, *, max_width: int | None = ANALY
     for are dropped before the decoder (``noise=drop``), which decodes the rest exactly. Anything
     else, or a file whose decode disagrees with its tables, takes a plain decode of every frame
     keeping only what was asked (memory stays a few frames either way)."""
-    from ..media.ffmpeg import decode_frames_dropping
-
-    path = Path(path)
-    want = sorted(set(int(i) for i in indices))
-    plan = _mp4_plan(path, max_width)
-    if plan is not None:
-        w, h, vf, n, rank, refs = plan
-        absolute = sorted({i + n if i < 0 else i for i in want} & set(range(n)))
-        needed = set(absolute)
-        drop = [j for j in range(n) if refs is not None and not refs[j] and rank[j] not in needed]
-        dropped = {rank[j] for j in drop}
-        kept_ranks = [r for r in range(n) if r not in dropped]
-        pos = {r: k for k, r in enumerate(kept_ranks)}
-        select = [pos[r] for r in absolute]
-        got: dict[int, np.ndarray] = {}
-        try:
-            if select:
-                for r, frame in zip(absolute, decode_frames_dropping(path, w, h, drop=drop,
-                                                                     select=select, vf=vf)):
-                    got[r] = frame.copy()
-        except Exception:  # noqa: BLE001 - the plain decode below reports or tolerates it
-            got = None
-        if got is not None and len(got) == len(absolute):
-            return ClipFrames(path, got, n, fast=True)
-    return _read_clip_plain(path, want, max_width)
+    return plan_clip(path, indices, max_width=max_width).read()
 
 
 def _read_clip_plain(path: Path, want: list[int], max_width: int | None) -> ClipFrames:

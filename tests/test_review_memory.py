@@ -1,0 +1,117 @@
+"""write_review runs in bounded memory: peak RSS does not grow with the number of shots.
+
+A long run (40 shots at 864x496, 480p's size) is reviewed in a fresh child process; its peak RSS
+(VmHWM) minus its RSS after the imports is the growth. The review used to keep five full frames
+per shot until the end (~6.4 MB a shot at this size: > 250 MB here); now frames live only until
+their seam is scored and thumbnails until their contact-sheet page is written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chainer.media.ffmpeg import encode_video
+
+from review_util import FPS
+
+ROOT = Path(__file__).resolve().parent.parent
+W, H = 864, 496
+FRAMES = 7
+
+CHILD = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from chainer.review import write_review
+import chainer.review.contact_sheet, chainer.review.report, chainer.review.otio_export  # noqa
+import chainer.review.charts, chainer.review.drift, chainer.review.chapters  # noqa
+def mb(key):
+    # /proc, not ru_maxrss: ru_maxrss keeps the forking parent's high-water mark across exec
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+run_dir = sys.argv[2]
+summary = json.load(open(os.path.join(run_dir, "summary.json")))
+base = mb("VmRSS:")
+write_review(run_dir, summary, drift_guard="match", export_formats=False)
+print(json.dumps({"base_mb": base, "peak_mb": mb("VmHWM:"), "growth_mb": mb("VmHWM:") - base}))
+"""
+
+
+def _frames(seed: int):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, size=(H // 8, W // 8, 3), dtype=np.uint8)
+    base = np.repeat(np.repeat(base, 8, axis=0), 8, axis=1)
+    return [np.roll(base, 6 * k, axis=1) for k in range(FRAMES)]
+
+
+def make_long_run(run_dir: Path, sources: list[Path], n_shots: int) -> dict:
+    """``n_shots`` chained shots cycling over ``sources``; every shot also has a drift-matched
+    copy in graded/ that the assembly used (so 'match' measures both)."""
+    for sub in ("clips", "graded"):
+        (run_dir / sub).mkdir(parents=True, exist_ok=True)
+    shots, segments, start = [], [], 0
+    for i in range(n_shots):
+        sid = f"s{i:02d}"
+        src = sources[i % len(sources)]
+        os.symlink(src, run_dir / "clips" / f"{sid}.mp4")
+        shutil.copyfile(src, run_dir / "graded" / f"{sid}.mp4")
+        head = 1 if i else 0
+        kept = FRAMES - head
+        shots.append({"id": sid, "sequence": 0, "index": i, "chained_from": f"s{i - 1:02d}" if i else None,
+                      "clip": f"clips/{sid}.mp4", "prompt": f"shot {i}", "model": "m",
+                      "timings": {"submitted": 0.0, "running": 1.0, "succeeded": 5.0, "downloaded": 6.0,
+                                  "submitted_at": 1.7e9 + 5.0 * i}})
+        segments.append({"shot_id": sid, "path": f"graded/{sid}.mp4", "frames_in": FRAMES,
+                         "frames_kept": kept, "head_trim": head, "tail_trim": 0,
+                         "start": start / FPS, "chained": bool(i), "transition_in": "cut"})
+        start += kept
+    summary = {"title": "long run", "shots": shots,
+               "stitch": {"output": "final.mp4", "frames": start, "fps": FPS, "segments": segments}}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    return summary
+
+
+def peak_growth_mb(run_dir: Path, code_root: Path = ROOT) -> dict:
+    """Review ``run_dir`` in a fresh process with the chainer package under ``code_root``."""
+    out = subprocess.run([sys.executable, "-c", CHILD, str(code_root), str(run_dir)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sources")
+    paths = []
+    for k in range(2):
+        p = d / f"src{k}.mp4"
+        encode_video(p, _frames(k), width=W, height=H, fps=FPS, preset="ultrafast", crf=23)
+        paths.append(p)
+    return paths
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_review_memory_does_not_grow_with_shots(sources, tmp_path):
+    make_long_run(tmp_path / "short", sources, 13)        # one full contact-sheet page
+    make_long_run(tmp_path / "long", sources, 40)         # four pages
+    g13 = peak_growth_mb(tmp_path / "short")["growth_mb"]
+    g40 = peak_growth_mb(tmp_path / "long")["growth_mb"]
+    # the old review: ~6.4 MB per shot at this size (> 250 MB for 40 shots)
+    assert g40 < 60, (g13, g40)
+    assert g40 - g13 < 12, (g13, g40)
+    # and the outputs are complete
+    r = json.loads((tmp_path / "long" / "report.json").read_text())
+    assert len(r["shots"]) == 40 and len(r["seams"]) == 39
+    assert all(s["psnr_db"] is not None for s in r["seams"])
+    assert all(s["drift"]["before"] and s["drift"]["after"] for s in r["shots"])
+    pages = sorted(p.name for p in (tmp_path / "long").glob("contact-sheet*.png"))
+    assert pages == ["contact-sheet-2.png", "contact-sheet-3.png", "contact-sheet-4.png",
+                     "contact-sheet.png"]
