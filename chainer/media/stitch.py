@@ -361,8 +361,9 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                 for i, p in enumerate(plans):
                     if p.chained and seam != "keep":
                         prev = plans[i - 1]
-                        _h, tail_frames, spec = jobs[i - 1].result()
-                        head_frames = jobs[i].result()[0]
+                        before, this = jobs[i - 1].result(), jobs[i].result()
+                        tail_frames, spec, head_frames = before.tail, before.spec, this.head
+                        before.tail = this.head = None   # (memory stays flat with the clip count)
                         if not tail_frames or not head_frames:
                             raise InputError(f"{prev.source.path} / {p.source.path}: could not "
                                              "decode frames at the seam")
@@ -509,7 +510,7 @@ def _clip_frames(p: SegPlan, work: Path, encoder: Encoder, tgt: Target, need_hea
     if the seam after it is a duplicate). The decoder is fed only what those need: non-reference
     pictures no output uses are dropped before it, and a head-only pass stops after the few
     packets that display first. The clip's audio is dumped for the assembly on the way.
-    Returns (head frames, tail frames, (tail file, cut) or None)."""
+    Returns a :class:`_ClipPass`."""
     src = p.source
     n = src.frames
     order = sorted(range(n), key=lambda j: src.pts[j])
@@ -561,9 +562,16 @@ def _clip_frames(p: SegPlan, work: Path, encoder: Encoder, tgt: Target, need_hea
     if len(frames) != len(idx):
         raise InputError(f"{src.path}: could not decode frames at the seams")
     by = dict(zip(idx, frames))
-    head = [by[x] for x in (0, 1) if x in by] if need_head else []
-    tail_frames = [by[x] for x in (n_out - 2, n_out - 1) if x in by] if need_tail else []
-    return head, tail_frames, ((tail, k) if speculative else None)
+    head = [by[x].copy() for x in (0, 1) if x in by] if need_head else []
+    tail_frames = [by[x].copy() for x in (n_out - 2, n_out - 1) if x in by] if need_tail else []
+    return _ClipPass(head, tail_frames, (tail, k) if speculative else None)
+
+
+@dataclass
+class _ClipPass:
+    head: list | None               # first two frames (peek size), for the seam before the clip
+    tail: list | None               # last two frames, for the seam after it
+    spec: tuple[Path, int] | None   # (smart tail without the last frame, cut) when rendered
 
 
 @dataclass
