@@ -262,7 +262,7 @@ def main(argv=None) -> int:
         clips = all_clips[:n]
         inputs_jump = max(max_jump(ff.decode_audio(c, sample_rate=SR, channels=1)) for c in clips[:5])
         run = {"clips": n, "video_seconds": n * frames / FPS, "bytes": sum(c.stat().st_size for c in clips),
-               "methods": {}}
+               "load_avg_start": round(os.getloadavg()[0], 2), "methods": {}}
         for m in methods:
             if m == "moviepy" and n > args.moviepy_max_clips:
                 base = [r for r in results["runs"] if "moviepy" in r["methods"]
@@ -309,6 +309,7 @@ def main(argv=None) -> int:
             "cpu_chainer_vs_reencode": cpu_ratio("chainer", "reencode"),
             "cpu_chainer_vs_moviepy": cpu_ratio("chainer", "moviepy"),
         }
+        run["load_avg_end"] = round(os.getloadavg()[0], 2)
         rt = run["ratios"]
         peak = max((r.get("peak_tree_rss_mb") or r.get("peak_rss_mb") or 0)
                    for k2, r in ms.items() if k2.startswith("chainer") and r.get("ok")) if any(
@@ -335,7 +336,9 @@ def _goal(value, need):
 
 
 def print_table(run: dict) -> None:
-    print(f"\n{run['clips']} clips, {run['video_seconds']:.0f} s of video, {run['bytes'] / 1e6:.1f} MB")
+    print(f"\n{run['clips']} clips, {run['video_seconds']:.0f} s of video, {run['bytes'] / 1e6:.1f} MB; "
+          f"machine load average {run.get('load_avg_start')} -> {run.get('load_avg_end')} "
+          f"({os.cpu_count()} cores)")
     print(f"{'method':<14}{'time s':>8}{'cpu s':>8}{'peak MB':>9}{'tree MB':>9}{'drift ms':>10}{'held':>6}"
           f"{'gaps':>6}{'jumps':>7}  paths")
     for m, r in run["methods"].items():
