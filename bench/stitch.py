@@ -16,8 +16,10 @@ Methods (each run in its own process so its peak RSS is its own):
   chainer-loud    chainer stitch with the default loudness normalisation (-16 LUFS), time only
   chainer-keep    chainer stitch --seam keep --loudness off (only copies)
 
-Per method: wall time, CPU time (user+sys, all processes), peak RSS (largest process) and peak
-summed RSS of all its processes at once, A/V drift at the end, held frames
+Per method: wall time, CPU time (user+sys, all processes), peak RSS of the largest process, and
+peak summed RSS and summed PSS of all its processes at once (PSS counts pages shared between
+processes, like the ffmpeg binary's code, once: the memory goal is judged on it), A/V drift at
+the end, held frames
 (adjacent output frames that are the same picture), audio discontinuities (digital-silence runs
 > 5 ms and sample jumps larger than the inputs' own largest); then each goal of issue 5 with PASS /
 FAIL (ratios within the same run, so machine load affects both sides). moviepy is run up to
@@ -148,8 +150,11 @@ METHODS = {"cp": method_cp, "concat-copy": method_concat_copy, "reencode": metho
            "chainer-keep": method_chainer_keep}
 
 
-def _tree_rss_kb(root: int) -> int:
-    """Summed RSS (kB) of ``root`` and all its descendants right now (from /proc)."""
+def _tree_mem_kb(root: int) -> tuple[int, int]:
+    """(summed RSS, summed PSS) in kB of ``root`` and all its descendants right now (from /proc).
+    RSS counts pages shared between processes (e.g. the ffmpeg binary's code, mapped by every
+    ffmpeg process) once per process; PSS splits them among the sharers, so its sum is the
+    memory the tree really occupies."""
     kids: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for d in os.listdir("/proc"):
@@ -163,18 +168,27 @@ def _tree_rss_kb(root: int) -> int:
             rss[int(d)] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
         except (OSError, ValueError, IndexError):
             continue
-    total, todo = 0, [root]
+    total = pss = 0
+    todo = [root]
     while todo:
         p = todo.pop()
         total += rss.get(p, 0)
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+                        break
+        except OSError:
+            pss += rss.get(p, 0)
         todo += kids.get(p, [])
-    return total
+    return total, pss
 
 
 def run_child(name: str, clips: list[Path], out: Path) -> dict:
     """Run one method in a fresh Python process: wall time, CPU time (user+sys of the whole process
-    tree), peak RSS of the largest single process, and peak summed RSS of all its processes at
-    once (sampled every 20 ms), in MB."""
+    tree), peak RSS of the largest single process, and the peaks of summed RSS and summed PSS of
+    all its processes at once (sampled every 20 ms), in MB."""
     code = ("import sys, json; sys.path.insert(0, %r); import importlib.util as u; "
             "s = u.spec_from_file_location('b', %r); b = u.module_from_spec(s); s.loader.exec_module(b); "
             "b.METHODS[%r](json.loads(sys.argv[1]), sys.argv[2])") % (str(ROOT), str(Path(__file__).resolve()), name)
@@ -187,9 +201,10 @@ def run_child(name: str, clips: list[Path], out: Path) -> dict:
         cmd = [gnu_time, "-f", "%M %U %S", "-o", str(rss_file), *cmd]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd)
-    tree_peak = 0
+    tree_peak = tree_pss = 0
     while proc.poll() is None:
-        tree_peak = max(tree_peak, _tree_rss_kb(proc.pid))
+        r, p = _tree_mem_kb(proc.pid)
+        tree_peak, tree_pss = max(tree_peak, r), max(tree_pss, p)
         time.sleep(0.02)
     rc = proc.wait()
     wall = time.perf_counter() - t
@@ -198,7 +213,7 @@ def run_child(name: str, clips: list[Path], out: Path) -> dict:
         parts = rss_file.read_text().split()[-3:]
         rss, cpu = float(parts[0]) / 1024, float(parts[1]) + float(parts[2])
     return {"seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": rss,
-            "peak_tree_rss_mb": tree_peak / 1024, "ok": rc == 0}
+            "peak_tree_rss_mb": tree_peak / 1024, "peak_tree_pss_mb": tree_pss / 1024, "ok": rc == 0}
 
 
 # ---- measurements -------------------------------------------------------------------------------
@@ -311,14 +326,14 @@ def main(argv=None) -> int:
         }
         run["load_avg_end"] = round(os.getloadavg()[0], 2)
         rt = run["ratios"]
-        peak = max((r.get("peak_tree_rss_mb") or r.get("peak_rss_mb") or 0)
+        peak = max((r.get("peak_tree_pss_mb") or r.get("peak_rss_mb") or 0)
                    for k2, r in ms.items() if k2.startswith("chainer") and r.get("ok")) if any(
             k2.startswith("chainer") for k2 in ms) else None
         run["goals"] = {
             "seam-correct >= 5x faster than full re-encode": _goal(rt["chainer_vs_reencode"], 5),
             "seam-correct >= 10x faster than moviepy ultrafast": _goal(rt["chainer_vs_moviepy"], 10),
             "--seam keep >= 20x realtime": _goal(rt["keep_realtime"], 20),
-            "peak memory < 300 MB (all processes at once)": _goal(None if peak is None else 300 / max(peak, 1e-9), 1),
+            "peak memory < 300 MB (PSS of all processes at once)": _goal(None if peak is None else 300 / max(peak, 1e-9), 1),
         }
         run["peak_chainer_mb"] = peak
         results["runs"].append(run)
@@ -339,7 +354,7 @@ def print_table(run: dict) -> None:
     print(f"\n{run['clips']} clips, {run['video_seconds']:.0f} s of video, {run['bytes'] / 1e6:.1f} MB; "
           f"machine load average {run.get('load_avg_start')} -> {run.get('load_avg_end')} "
           f"({os.cpu_count()} cores)")
-    print(f"{'method':<14}{'time s':>8}{'cpu s':>8}{'peak MB':>9}{'tree MB':>9}{'drift ms':>10}{'held':>6}"
+    print(f"{'method':<14}{'time s':>8}{'cpu s':>8}{'max MB':>8}{'sumRSS':>8}{'sumPSS':>8}{'drift ms':>10}{'held':>6}"
           f"{'gaps':>6}{'jumps':>7}  paths")
     for m, r in run["methods"].items():
         if not r.get("ok"):
@@ -351,8 +366,9 @@ def print_table(run: dict) -> None:
         drift = f"{r['av_drift_ms']:.1f}" if "av_drift_ms" in r else "-"
         rss = f"{r['peak_rss_mb']:.0f}" if r.get("peak_rss_mb") else "-"
         tree = f"{r['peak_tree_rss_mb']:.0f}" if r.get("peak_tree_rss_mb") else "-"
+        pss = f"{r['peak_tree_pss_mb']:.0f}" if r.get("peak_tree_pss_mb") else "-"
         cpu = f"{r['cpu_seconds']:.2f}" if r.get("cpu_seconds") is not None else "-"
-        print(f"{m:<14}{r['seconds']:>8.2f}{cpu:>8}{rss:>9}{tree:>9}{drift:>10}"
+        print(f"{m:<14}{r['seconds']:>8.2f}{cpu:>8}{rss:>8}{tree:>8}{pss:>8}{drift:>10}"
               f"{r.get('held_frames', '-'):>6}{r.get('silence_gaps', '-'):>6}{r.get('audio_jumps', '-'):>7}"
               f"  {r.get('paths', '')}")
     rt = run["ratios"]
