@@ -115,3 +115,32 @@ def test_review_memory_does_not_grow_with_shots(sources, tmp_path):
     pages = sorted(p.name for p in (tmp_path / "long").glob("contact-sheet*.png"))
     assert pages == ["contact-sheet-2.png", "contact-sheet-3.png", "contact-sheet-4.png",
                      "contact-sheet.png"]
+
+
+def test_read_clip_one_pass_gives_the_exact_frames(tmp_path):
+    """The single pass (only asked frames leave ffmpeg, unneeded non-reference packets dropped)
+    returns exactly the frames a full decode gives, and so does the plain fallback."""
+    from chainer.review.frames import _read_clip_plain, plan_clip, read_clip, read_frames
+    from review_util import make_chain
+
+    clip = make_chain(tmp_path, ["x"], seconds=1.0, preset="medium", audio=False)[0]
+    full = read_frames(clip, list(range(25)))
+    assert len(full) == 25
+    req = plan_clip(clip, [0, 1, 12, -2, -1])
+    assert req.fast and req.count == 25 and req.absolute == [0, 1, 12, 23, 24]
+    assert req.drop, "x264 medium makes non-reference B-frames: some packets are dropped"
+    for got in (read_clip(clip, [0, 1, 12, -2, -1]), _read_clip_plain(clip, [0, 1, 12, -2, -1], None)):
+        assert got.count == 25 and sorted(got.frames) == [0, 1, 12, 23, 24]
+        for i, frame in got.frames.items():
+            assert np.array_equal(frame, full[i]), i
+        assert got.get(-1) is got.frames[24]
+    raw = tmp_path / "x.rgb"
+    assert req.decode_to(raw)
+    loaded = req.load(raw)
+    assert loaded.fast and all(np.array_equal(loaded.frames[i], full[i]) for i in req.absolute)
+    # a short file (the tables promise more than it holds) falls back to the plain decode
+    raw.write_bytes(raw.read_bytes()[:-10])
+    assert not req.load(raw).fast and np.array_equal(req.load(raw).frames[24], full[24])
+    # scaled for analysis: no wider than max_width, aspect kept, even size
+    small = read_clip(clip, [0], max_width=128).frames[0]
+    assert small.shape == (72, 128, 3)

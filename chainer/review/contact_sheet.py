@@ -7,6 +7,11 @@ shots. A chained seam is as good as the motion around it; the drop (in-shot PSNR
 what a viewer perceives as a jump, and it decides the cell's colour. Below the seams, a strip of
 per-shot thumbnails (the middle kept frame). Many shots wrap into pages: contact-sheet.png,
 contact-sheet-2.png, ...
+
+Scores are computed on frames at most ``frames.ANALYSIS_WIDTH`` (960) px wide: full resolution up
+to 960 px (480p is scored as it is), area-scaled by ffmpeg above that (720p, 1080p, 4k), so the
+memory and time per seam do not grow with the source resolution. :class:`ContactSheet` writes
+the pages while a review streams through the clips.
 """
 from __future__ import annotations
 

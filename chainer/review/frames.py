@@ -1,4 +1,8 @@
-"""Reading single frames (full size or as thumbnails) out of clips and stills, via media/ffmpeg."""
+"""Reading frames out of clips and stills, via media/ffmpeg.
+
+:func:`read_clip` / :func:`plan_clip` are what the review uses: one decode pass per clip in which
+only the asked frames leave ffmpeg (``select``), scaled there to at most ``ANALYSIS_WIDTH`` px,
+with the H.264 non-reference packets nobody asked for dropped before the decoder."""
 from __future__ import annotations
 
 import os
