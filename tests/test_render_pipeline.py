@@ -208,6 +208,38 @@ def test_expired_clip_with_a_different_new_frame_renders_the_rest_again(slow_cli
     assert "different last frame" in text and "rendering s2 again" in text
 
 
+def test_clip_that_fails_verification_stops_its_sequence_and_keeps_the_chain(tmp_path, monkeypatch):
+    """s1's clip never verifies (as a corrupt file would; the real check is swapped for one that
+    rejects s1) while s2 renders from s1's verified last frame: the sequence stops at s1 and says
+    why; s2 is kept; a re-run only downloads s1's clip."""
+    from chainer.run.download import DownloadError, verify_video
+
+    def reject_s1(path, **kw):
+        if path.name.startswith(".s1."):
+            raise DownloadError(f"{path.name}: does not decode (test)")
+        return verify_video(path, **kw)
+
+    monkeypatch.setattr(orchestrator, "verify_video", reject_s1)
+    sb = write_storyboard(tmp_path / "sb.yaml", CHAIN)
+    run = tmp_path / "run"
+    with Emulator(EmulatorConfig(x264_preset="veryfast", latency=0.2)) as emu:
+        res = _render(emu, sb, run)
+        assert not res.ok and created(emu) == 2
+        (problem,) = res.problems
+        assert problem.startswith("sequence 0 stopped at s1: download of task ")
+        assert "does not decode (test)" in problem and "re-run to retry" in problem
+        assert [s["status"] for s in res.summary["shots"]] == ["succeeded", "succeeded"]
+        assert [bool(s["clip"]) for s in res.summary["shots"]] == [False, True]
+        assert res.output is None and not (run / "out.mp4").exists()
+        assert not list((run / "clips").glob(".*part"))      # the rejected bytes are not kept
+        actions = {s["id"]: s["action"] for s in run_status(run)["shots"]}
+        assert actions == {"s1": "download", "s2": "reuse"}
+        monkeypatch.undo()
+        res2 = _render(emu, sb, run)
+        assert res2.ok and created(emu) == 2
+        assert [s["task_id"] for s in res2.summary["shots"]] == [s["task_id"] for s in res.summary["shots"]]
+
+
 # ---- assembly failures ----------------------------------------------------------------------------
 
 def test_assembly_failure_is_one_line_and_rerun_only_assembles(slow_clip, tmp_path, monkeypatch):

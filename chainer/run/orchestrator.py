@@ -2,9 +2,13 @@
 
 Per sequence (sequences run concurrently up to ``concurrency``; shots within one strictly in
 order): build the request, record a create *intent* (with a client-side marker sent as
-``safety_identifier``), POST, record the task id, poll, download the clip and last frame the moment
-the task succeeds, then chain the next shot from that frame. Every step is committed to the
-journal first, so a re-run after a crash resumes exactly where the last one stopped:
+``safety_identifier``), POST, record the task id, poll, and the moment the task succeeds download
+its last frame (a small PNG, verified by decoding and against the clip's W x H), journal it, and
+submit the next shot from it (its URL while fresh; its bytes are hashed into the next shot's
+key). The clip itself is downloaded and verified by decoding on a small download pool
+(``DOWNLOAD_WORKERS``) meanwhile, off the chain's critical path; the run is complete only when
+every clip is. Every step is committed to the journal first, so a re-run after a crash resumes
+exactly where the last one stopped:
 
 - a shot whose key has a succeeded, downloaded task is reused (no network);
 - a task in flight is polled again, never submitted twice;
@@ -12,7 +16,11 @@ journal first, so a re-run after a crash resumes exactly where the last one stop
   provider's recent tasks and adopting the one carrying our marker; if that cannot be decided the
   sequence stops and says so rather than risk a duplicate paid task;
 - a succeeded task whose result URL expired before the download finished means a new task (with
-  the returned seed where the model takes one), said clearly.
+  the returned seed where the model takes one), said clearly. When the clip's URL expires after
+  later shots were already chained from the old last frame, the sequence goes back to that shot:
+  the later shots are kept if the new clip ends on the same last frame (their input is then
+  byte-identical) and rendered again from the new frame otherwise, exactly as after an edit of
+  that shot, since the old clips would not join the new one seamlessly. Both cases are said.
 """
 from __future__ import annotations
 
@@ -1024,12 +1032,12 @@ class Runner:
         if not need_frame or self._frame_ok(att, shot):
             return att
         frame = frame_path(self.run_dir, shot.id)
+        part = frame.parent / f".{shot.id}.{att.task_id}.png.part"
         refreshed = False
         while True:
             try:
                 if att.last_frame_url:
                     self.progress.shot(shot.id, "downloading", "last frame")
-                    part = frame.parent / f".{shot.id}.{att.task_id}.png.part"
                     size = self._result_size(shot, att)
                     aid = att.id
                     fetch(self.client, att.last_frame_url, frame, part,
@@ -1061,6 +1069,7 @@ class Runner:
                     if fresh is not None:
                         att = fresh
                         continue
+                part.unlink(missing_ok=True)     # the result is gone: nothing to resume
                 return self.journal.update(att.id, url_expired=1, event="url-expired",
                                            detail={"what": "last frame"})
             except DownloadError as exc:
@@ -1104,6 +1113,7 @@ class Runner:
                     if fresh is not None:
                         att = fresh
                         continue
+                part.unlink(missing_ok=True)     # the result is gone: nothing to resume
                 return self.journal.update(att.id, url_expired=1, event="url-expired",
                                            detail={"what": "video"})
 
