@@ -1,6 +1,6 @@
 """Stitch benchmark: chainer stitch vs the ways people join clips today, on chained 720p clips.
 
-    python bench/stitch.py --clips 20 [--clips 100] [--quick] [--skip-moviepy]
+    python bench/stitch.py --clips 20 [--clips 100] [--quick] [--skip-moviepy] [--repeat 3]
 
 Clips are synthetic but encoded like the emulator's (libx264 defaults, one keyframe per clip,
 B-frames, High, 24 fps, yuv420p, AAC 48 kHz mono, continuous audio) and chained: each clip's frame 0
@@ -256,6 +256,12 @@ def main(argv=None) -> int:
                     help="run moviepy only up to this many clips; larger runs extrapolate its time "
                          "linearly from the largest measured run (marked 'extrapolated')")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each method this many times (round-robin) and keep the fastest, for "
+                         "runs of at most --repeat-max-clips clips (larger runs once)")
+    ap.add_argument("--repeat-max-clips", type=int, default=20)
+    ap.add_argument("--update", action="store_true",
+                    help="keep the runs of other clip counts already in --out")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "stitch.json"))
     args = ap.parse_args(argv)
     counts = sorted(set(args.clips or ([8] if args.quick else [20])))
@@ -278,31 +284,44 @@ def main(argv=None) -> int:
         inputs_jump = max(max_jump(ff.decode_audio(c, sample_rate=SR, channels=1)) for c in clips[:5])
         run = {"clips": n, "video_seconds": n * frames / FPS, "bytes": sum(c.stat().st_size for c in clips),
                "load_avg_start": round(os.getloadavg()[0], 2), "methods": {}}
-        for m in methods:
-            if m == "moviepy" and n > args.moviepy_max_clips:
-                base = [r for r in results["runs"] if "moviepy" in r["methods"]
-                        and r["methods"]["moviepy"].get("ok") and not r["methods"]["moviepy"].get("extrapolated")]
-                if base:
-                    b = base[-1]
-                    k = run["video_seconds"] / b["video_seconds"]
-                    mp = b["methods"]["moviepy"]
-                    run["methods"][m] = {"seconds": mp["seconds"] * k,
-                                         "cpu_seconds": (mp.get("cpu_seconds") or 0) * k,
-                                         "ok": True, "extrapolated": f"linear from {b['clips']} clips"}
-                continue
-            out = work / f"{m}-{n}.mp4"
-            if out.exists():
-                out.unlink()
-            print(f"[{n} clips] {m} ...", file=sys.stderr, flush=True)
-            r = run_child(m, clips, out)
-            if r["ok"] and m != "cp":
-                r.update(measure(out, inputs_jump))
-            if m.startswith("chainer") and Path(str(out) + ".json").exists():
-                d = json.loads(Path(str(out) + ".json").read_text())
-                r["paths"] = d["paths"]
-                r["timings"] = d["timings"]
-                r["notes"] = d["notes"]
-            run["methods"][m] = r
+        reps = args.repeat if n <= args.repeat_max_clips else 1
+        run["repeat"] = reps
+        for rep in range(reps):
+            # round-robin over the methods, so the machine's load weighs on every method alike
+            for m in methods:
+                if m == "moviepy" and n > args.moviepy_max_clips:
+                    base = [r for r in results["runs"] if "moviepy" in r["methods"]
+                            and r["methods"]["moviepy"].get("ok") and not r["methods"]["moviepy"].get("extrapolated")]
+                    if base and rep == 0:
+                        b = base[-1]
+                        k = run["video_seconds"] / b["video_seconds"]
+                        mp = b["methods"]["moviepy"]
+                        run["methods"][m] = {"seconds": mp["seconds"] * k,
+                                             "cpu_seconds": (mp.get("cpu_seconds") or 0) * k,
+                                             "ok": True, "extrapolated": f"linear from {b['clips']} clips"}
+                    continue
+                out = work / f"{m}-{n}.mp4"
+                if out.exists():
+                    out.unlink()
+                print(f"[{n} clips] {m} ({rep + 1}/{reps}) ...", file=sys.stderr, flush=True)
+                r = run_child(m, clips, out)
+                prev = run["methods"].get(m)
+                if prev is not None:
+                    # keep the fastest run; every run's time stays on record
+                    r["all_seconds"] = prev.get("all_seconds", [prev["seconds"]]) + [r["seconds"]]
+                    if not r["ok"] or (prev["ok"] and prev["seconds"] <= r["seconds"]):
+                        keep = dict(prev)
+                        keep["all_seconds"] = r["all_seconds"]
+                        run["methods"][m] = keep
+                        continue
+                if r["ok"] and m != "cp":
+                    r.update(measure(out, inputs_jump))
+                if m.startswith("chainer") and Path(str(out) + ".json").exists():
+                    d = json.loads(Path(str(out) + ".json").read_text())
+                    r["paths"] = d["paths"]
+                    r["timings"] = d["timings"]
+                    r["notes"] = d["notes"]
+                run["methods"][m] = r
         ms = run["methods"]
 
         def ratio(a, b):
@@ -339,6 +358,11 @@ def main(argv=None) -> int:
         results["runs"].append(run)
         print_table(run)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    if args.update and Path(args.out).exists():
+        old = json.loads(Path(args.out).read_text())
+        mine = {r["clips"] for r in results["runs"]}
+        results["runs"] = sorted([r for r in old.get("runs", []) if r["clips"] not in mine]
+                                 + results["runs"], key=lambda r: r["clips"])
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")
     return 0
