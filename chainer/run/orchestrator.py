@@ -102,12 +102,6 @@ class PollPolicy:
     def fixed(self) -> bool:
         return self.fraction == 0 and self.floor == self.cap == self.initial and not self.jitter
 
-    @property
-    def factor(self) -> float:
-        """Kept for callers of the former geometric schedule: the interval no longer grows by a
-        constant factor (see :meth:`next_delay`); 1.0 describes its first minute on Ark."""
-        return 1.0
-
     def bound(self, elapsed: float) -> float:
         """The longest interval allowed after ``elapsed`` seconds."""
         if elapsed <= 0:
