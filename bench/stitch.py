@@ -260,18 +260,24 @@ def main(argv=None) -> int:
                     help="run each method this many times (round-robin) and keep the fastest, for "
                          "runs of at most --repeat-max-clips clips (larger runs once)")
     ap.add_argument("--repeat-max-clips", type=int, default=20)
+    ap.add_argument("--rescore", action="store_true",
+                    help="run nothing: re-derive extrapolations, ratios and verdicts in --out")
     ap.add_argument("--update", action="store_true",
                     help="keep the runs of other clip counts already in --out")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "stitch.json"))
     args = ap.parse_args(argv)
     counts = sorted(set(args.clips or ([8] if args.quick else [20])))
+    if args.rescore:
+        counts, args.update = [], True
     width, height, frames = (864, 496, 49) if args.quick else (1280, 720, 121)
     methods = [m for m in args.methods.split(",") if m in METHODS]
     if args.quick or args.skip_moviepy:
         methods = [m for m in methods if m != "moviepy"]
     cache = ROOT / "bench" / ".cache" / f"stitch-{width}x{height}-{frames}"
-    print(f"generating/using {max(counts)} chained clips in {cache}", file=sys.stderr)
-    all_clips = generate(cache, max(counts), width, height, frames)
+    all_clips = []
+    if counts:
+        print(f"generating/using {max(counts)} chained clips in {cache}", file=sys.stderr)
+        all_clips = generate(cache, max(counts), width, height, frames)
     from chainer.media import ffmpeg as ff
     from chainer.media.audio import max_jump
 
@@ -322,39 +328,8 @@ def main(argv=None) -> int:
                     r["timings"] = d["timings"]
                     r["notes"] = d["notes"]
                 run["methods"][m] = r
-        ms = run["methods"]
-
-        def ratio(a, b):
-            if a in ms and b in ms and ms[a].get("ok") and ms[b].get("ok"):
-                return ms[b]["seconds"] / ms[a]["seconds"]
-            return None
-
-        def cpu_ratio(a, b):
-            if a in ms and b in ms and ms[a].get("cpu_seconds") and ms[b].get("cpu_seconds"):
-                return ms[b]["cpu_seconds"] / ms[a]["cpu_seconds"]
-            return None
-
-        run["ratios"] = {
-            "chainer_vs_reencode": ratio("chainer", "reencode"),
-            "chainer_vs_moviepy": ratio("chainer", "moviepy"),
-            "chainer_realtime": (run["video_seconds"] / ms["chainer"]["seconds"]) if "chainer" in ms else None,
-            "keep_realtime": (run["video_seconds"] / ms["chainer-keep"]["seconds"]) if "chainer-keep" in ms else None,
-            "chainer_vs_cp": (ms["chainer"]["seconds"] / ms["cp"]["seconds"]) if "chainer" in ms and "cp" in ms else None,
-            "cpu_chainer_vs_reencode": cpu_ratio("chainer", "reencode"),
-            "cpu_chainer_vs_moviepy": cpu_ratio("chainer", "moviepy"),
-        }
         run["load_avg_end"] = round(os.getloadavg()[0], 2)
-        rt = run["ratios"]
-        peak = max((r.get("peak_tree_pss_mb") or r.get("peak_rss_mb") or 0)
-                   for k2, r in ms.items() if k2.startswith("chainer") and r.get("ok")) if any(
-            k2.startswith("chainer") for k2 in ms) else None
-        run["goals"] = {
-            "seam-correct >= 5x faster than full re-encode": _goal(rt["chainer_vs_reencode"], 5),
-            "seam-correct >= 10x faster than moviepy ultrafast": _goal(rt["chainer_vs_moviepy"], 10),
-            "--seam keep >= 20x realtime": _goal(rt["keep_realtime"], 20),
-            "peak memory < 300 MB (PSS of all processes at once)": _goal(None if peak is None else 300 / max(peak, 1e-9), 1),
-        }
-        run["peak_chainer_mb"] = peak
+        _score(run)
         results["runs"].append(run)
         print_table(run)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -363,9 +338,62 @@ def main(argv=None) -> int:
         mine = {r["clips"] for r in results["runs"]}
         results["runs"] = sorted([r for r in old.get("runs", []) if r["clips"] not in mine]
                                  + results["runs"], key=lambda r: r["clips"])
+        # re-derive extrapolated moviepy times from the largest measured run now on record
+        measured = [r for r in results["runs"] if r["methods"].get("moviepy", {}).get("ok")
+                    and not r["methods"]["moviepy"].get("extrapolated")]
+        for r in results["runs"]:
+            mp = r["methods"].get("moviepy", {})
+            if mp.get("extrapolated") and measured:
+                b = max((m for m in measured if m["clips"] <= r["clips"]), key=lambda m: m["clips"],
+                        default=measured[0])
+                k = r["video_seconds"] / b["video_seconds"]
+                bm = b["methods"]["moviepy"]
+                r["methods"]["moviepy"] = {"seconds": bm["seconds"] * k,
+                                           "cpu_seconds": (bm.get("cpu_seconds") or 0) * k, "ok": True,
+                                           "extrapolated": f"linear from {b['clips']} clips"}
+                _score(r)
+                print(f"(re-scored the {r['clips']}-clip run: moviepy extrapolated from the "
+                      f"{b['clips']}-clip run on record)")
+                print_table(r)
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out}")
     return 0
+
+
+def _score(run: dict) -> None:
+    """Ratios and goal verdicts of one run (from its methods' figures)."""
+    ms = run["methods"]
+
+    def ratio(a, b):
+        if a in ms and b in ms and ms[a].get("ok") and ms[b].get("ok"):
+            return ms[b]["seconds"] / ms[a]["seconds"]
+        return None
+
+    def cpu_ratio(a, b):
+        if a in ms and b in ms and ms[a].get("cpu_seconds") and ms[b].get("cpu_seconds"):
+            return ms[b]["cpu_seconds"] / ms[a]["cpu_seconds"]
+        return None
+
+    run["ratios"] = {
+        "chainer_vs_reencode": ratio("chainer", "reencode"),
+        "chainer_vs_moviepy": ratio("chainer", "moviepy"),
+        "chainer_realtime": (run["video_seconds"] / ms["chainer"]["seconds"]) if "chainer" in ms else None,
+        "keep_realtime": (run["video_seconds"] / ms["chainer-keep"]["seconds"]) if "chainer-keep" in ms else None,
+        "chainer_vs_cp": (ms["chainer"]["seconds"] / ms["cp"]["seconds"]) if "chainer" in ms and "cp" in ms else None,
+        "cpu_chainer_vs_reencode": cpu_ratio("chainer", "reencode"),
+        "cpu_chainer_vs_moviepy": cpu_ratio("chainer", "moviepy"),
+    }
+    rt = run["ratios"]
+    peak = max((r.get("peak_tree_pss_mb") or r.get("peak_rss_mb") or 0)
+               for k2, r in ms.items() if k2.startswith("chainer") and r.get("ok")) if any(
+        k2.startswith("chainer") for k2 in ms) else None
+    run["goals"] = {
+        "seam-correct >= 5x faster than full re-encode": _goal(rt["chainer_vs_reencode"], 5),
+        "seam-correct >= 10x faster than moviepy ultrafast": _goal(rt["chainer_vs_moviepy"], 10),
+        "--seam keep >= 20x realtime": _goal(rt["keep_realtime"], 20),
+        "peak memory < 300 MB (PSS of all processes at once)": _goal(None if peak is None else 300 / max(peak, 1e-9), 1),
+    }
+    run["peak_chainer_mb"] = peak
 
 
 def _goal(value, need):
