@@ -92,50 +92,14 @@ def headers_from_nals(nals: list[bytes]) -> StreamHeaders:
 
 
 def mp4_avcc_nals(path) -> list[bytes] | None:
-    """SPS and PPS NAL units from an MP4's first ``avcC`` box, read directly (no ffmpeg run).
-    None if the file has no readable avcC (not H.264 in MP4, or unusual layout)."""
-    import struct
+    """SPS and PPS NAL units from an MP4's H.264 video track (avcC), read by :mod:`.mp4` without
+    running ffmpeg. None if the file is not H.264 in a readable MP4 (callers fall back to ffmpeg)."""
+    from . import mp4
 
     try:
-        with open(path, "rb") as fh:
-            moov = None
-            while True:
-                head = fh.read(8)
-                if len(head) < 8:
-                    break
-                size, kind = struct.unpack(">I4s", head)
-                hdr = 8
-                if size == 1:
-                    size = struct.unpack(">Q", fh.read(8))[0]
-                    hdr = 16
-                elif size == 0:
-                    size = None
-                if kind == b"moov":
-                    moov = fh.read((size - hdr) if size else -1)
-                    break
-                if size is None:
-                    break
-                fh.seek(size - hdr, 1)
-        if not moov:
-            return None
-        i = moov.find(b"avcC")
-        if i < 0:
-            return None
-        box = moov[i + 4:]
-        n_sps = box[5] & 0x1F
-        pos, nals = 6, []
-        for _ in range(n_sps):
-            ln = struct.unpack(">H", box[pos:pos + 2])[0]
-            nals.append(box[pos + 2:pos + 2 + ln])
-            pos += 2 + ln
-        n_pps = box[pos]
-        pos += 1
-        for _ in range(n_pps):
-            ln = struct.unpack(">H", box[pos:pos + 2])[0]
-            nals.append(box[pos + 2:pos + 2 + ln])
-            pos += 2 + ln
-        return nals
-    except (OSError, IndexError, struct.error):
+        track = mp4.read(path).first("vide")
+        return track.avcc_nals() if track is not None and track.avcc else None
+    except (OSError, mp4.Mp4Error):
         return None
 
 
