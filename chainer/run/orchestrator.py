@@ -1026,49 +1026,43 @@ class Runner:
         if not need_frame or self._frame_ok(att, shot):
             return att
         frame = frame_path(self.run_dir, shot.id)
-        part = frame.parent / f".{shot.id}.{att.task_id}.png.part"
-        refreshed = False
-        while True:
-            try:
-                if att.last_frame_url:
-                    self.progress.shot(shot.id, "downloading", "last frame")
-                    size = self._result_size(shot, att)
-                    aid = att.id
-                    fetch(self.client, att.last_frame_url, frame, part,
-                          verify=lambda p: verify_png(p, size=size),
-                          before_rename=lambda sha, n: self.journal.update(
-                              aid, frame_sha=sha, frame_source="provider",
-                              frame_path=str(frame.relative_to(self.run_dir))))
-                else:
-                    # no last frame from the provider: it comes from the clip, so the clip is
-                    # on the critical path here
-                    att = self._fetch_clip(shot, att)
-                    if att.url_expired:
-                        return att
-                    from ..media.ffmpeg import extract_frame_png
 
-                    self.progress.message(f"{shot.id}: the provider returned no last frame; "
-                                          "using the clip's decoded last frame")
-                    tmp = frame.parent / f".{shot.id}.extract.png"
-                    extract_frame_png(clip_path(self.run_dir, shot.id), tmp, last=True)
-                    self.journal.update(att.id, frame_sha=sha256_file(tmp), frame_source="extracted",
-                                        frame_path=str(frame.relative_to(self.run_dir)))
-                    os.replace(tmp, frame)
-                return self.journal.update(att.id, frame_at=time.time(), event="frame",
-                                           detail={"frame": frame.name})
-            except ArkURLExpiredError:
-                if not refreshed:
-                    refreshed = True
-                    fresh = self._refresh_urls(shot, att)
-                    if fresh is not None:
-                        att = fresh
-                        continue
-                part.unlink(missing_ok=True)     # the result is gone: nothing to resume
-                return self.journal.update(att.id, url_expired=1, event="url-expired",
-                                           detail={"what": "last frame"})
-            except DownloadError as exc:
-                raise SequenceStop(f"download of the last frame of task {att.task_id} failed: "
-                                   f"{exc}; re-run to retry (the task is recorded)") from None
+        def download(att: J.Attempt) -> J.Attempt:
+            if att.last_frame_url:
+                self.progress.shot(shot.id, "downloading", "last frame")
+                size = self._result_size(shot, att)
+                aid = att.id
+                fetch(self.client, att.last_frame_url, frame, part(att),
+                      verify=lambda p: verify_png(p, size=size),
+                      before_rename=lambda sha, n: self.journal.update(
+                          aid, frame_sha=sha, frame_source="provider",
+                          frame_path=str(frame.relative_to(self.run_dir))))
+            else:
+                # no last frame from the provider: it comes from the clip, so the clip is
+                # on the critical path here
+                att = self._fetch_clip(shot, att)
+                if att.url_expired:
+                    return att
+                from ..media.ffmpeg import extract_frame_png
+
+                self.progress.message(f"{shot.id}: the provider returned no last frame; "
+                                      "using the clip's decoded last frame")
+                tmp = frame.parent / f".{shot.id}.extract.png"
+                extract_frame_png(clip_path(self.run_dir, shot.id), tmp, last=True)
+                self.journal.update(att.id, frame_sha=sha256_file(tmp), frame_source="extracted",
+                                    frame_path=str(frame.relative_to(self.run_dir)))
+                os.replace(tmp, frame)
+            return self.journal.update(att.id, frame_at=time.time(), event="frame",
+                                       detail={"frame": frame.name})
+
+        def part(att: J.Attempt) -> Path:
+            return frame.parent / f".{shot.id}.{att.task_id}.png.part"
+
+        try:
+            return self._with_fresh_urls(shot, att, "last frame", part, download)
+        except DownloadError as exc:
+            raise SequenceStop(f"download of the last frame of task {att.task_id} failed: "
+                               f"{exc}; re-run to retry (the task is recorded)") from None
 
     def _fetch_clip(self, shot, att: J.Attempt) -> J.Attempt:
         """Download and verify the clip (decoded in full: frame count, W x H — the result's, or
@@ -1086,20 +1080,32 @@ class Runner:
             frame = frame_path(self.run_dir, shot.id)
             if frame.exists():
                 size = verify_png(frame)
-        refreshed = False
-        while True:
+
+        def download(att: J.Attempt) -> J.Attempt:
             if not att.video_url:
                 raise DownloadError(f"task {att.task_id} succeeded without a video URL")
             self.progress.shot(shot.id, "downloading", "video")
-            part = clip.parent / f".{shot.id}.{att.task_id}.mp4.part"
             aid = att.id
+            fetch(self.client, att.video_url, clip, part(att),
+                  verify=lambda p: verify_video(p, expected_frames=expected_frames, size=size),
+                  before_rename=lambda sha, n: self.journal.update(
+                      aid, clip_sha=sha, clip_bytes=n,
+                      clip_path=str(clip.relative_to(self.run_dir))))
+            return self.journal.get(att.id)
+
+        def part(att: J.Attempt) -> Path:
+            return clip.parent / f".{shot.id}.{att.task_id}.mp4.part"
+
+        return self._with_fresh_urls(shot, att, "video", part, download)
+
+    def _with_fresh_urls(self, shot, att: J.Attempt, what: str, part, download) -> J.Attempt:
+        """Run ``download(att)``. When the signed result URL has expired, ask the provider once
+        for fresh URLs (the task is re-read) and try again; when the result is gone for good,
+        drop the partial file and journal ``url_expired`` for ``what``."""
+        refreshed = False
+        while True:
             try:
-                fetch(self.client, att.video_url, clip, part,
-                      verify=lambda p: verify_video(p, expected_frames=expected_frames, size=size),
-                      before_rename=lambda sha, n: self.journal.update(
-                          aid, clip_sha=sha, clip_bytes=n,
-                          clip_path=str(clip.relative_to(self.run_dir))))
-                return self.journal.get(att.id)
+                return download(att)
             except ArkURLExpiredError:
                 if not refreshed:
                     refreshed = True
@@ -1107,9 +1113,9 @@ class Runner:
                     if fresh is not None:
                         att = fresh
                         continue
-                part.unlink(missing_ok=True)     # the result is gone: nothing to resume
+                part(att).unlink(missing_ok=True)     # the result is gone: nothing to resume
                 return self.journal.update(att.id, url_expired=1, event="url-expired",
-                                           detail={"what": "video"})
+                                           detail={"what": what})
 
     def _schedule_video(self, shot, att: J.Attempt) -> None:
         """Download ``att``'s clip on the download pool (once per attempt)."""
