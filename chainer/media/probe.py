@@ -180,19 +180,7 @@ def packets(path: str | os.PathLike, stream: str = "v:0") -> list[Packet]:
     exactly "keyframe".
     """
     proc = run(["-i", os.fspath(path), "-map", f"0:{stream}", "-c", "copy", "-f", "framecrc", "-"])
-    out: list[Packet] = []
-    for line in proc.stdout.decode().splitlines():
-        if not line or line.startswith("#"):
-            continue
-        parts = [p.strip() for p in line.split(",")]
-        flags = None
-        for p in parts[6:]:
-            if p.startswith("F="):
-                flags = int(p[2:], 16)
-        key = flags is None or bool(flags & 1)
-        out.append(Packet(stream=int(parts[0]), dts=int(parts[1]), pts=int(parts[2]),
-                          duration=int(parts[3]), size=int(parts[4]), keyframe=key))
-    return out
+    return parse_framecrc(proc.stdout.decode())
 
 
 def count_frames(path: str | os.PathLike) -> int:
