@@ -10,6 +10,15 @@ from PIL import Image
 from chainer.errors import ValidationError
 from chainer.storyboard import load_storyboard
 
+# model ids the storyboard and plan tests use
+V2 = "doubao-seedance-2-0-260128"
+V2F = "doubao-seedance-2-0-fast-260128"
+PRO = "doubao-seedance-1-0-pro-250528"
+PROFAST = "doubao-seedance-1-0-pro-fast-251015"
+LITE_T2V = "doubao-seedance-1-0-lite-t2v-250428"
+LITE_I2V = "doubao-seedance-1-0-lite-i2v-250428"
+P15 = "doubao-seedance-1-5-pro-251215"
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "storyboards"
 FIXTURES = Path(__file__).resolve().parent / "data" / "storyboards"

@@ -8,15 +8,9 @@ from chainer.errors import ValidationError
 from chainer.storyboard import load_storyboard
 from chainer.storyboard_media import ImageInfo, image_problems
 from chainer.storyboard_rules import output_file_problem
-from storyboard_util import EXAMPLES, make_image, problems, write
+from storyboard_util import (EXAMPLES, LITE_I2V, LITE_T2V, P15, PRO, PROFAST, V2, V2F,
+                             make_image, problems, write)
 
-V2 = "doubao-seedance-2-0-260128"
-V2F = "doubao-seedance-2-0-fast-260128"
-PRO = "doubao-seedance-1-0-pro-250528"
-PROFAST = "doubao-seedance-1-0-pro-fast-251015"
-LITE_T2V = "doubao-seedance-1-0-lite-t2v-250428"
-LITE_I2V = "doubao-seedance-1-0-lite-i2v-250428"
-P15 = "doubao-seedance-1-5-pro-251215"
 
 
 @pytest.fixture
