@@ -10,7 +10,7 @@ change, not a code change. See :func:`resolve_model`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
 FPS = 24

@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from . import models as M
 from .errors import Problem, ValidationError
-from .storyboard_yaml import Positions, format_path, load_yaml
+from .storyboard_yaml import Positions, load_yaml
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TRANSITION_RE = re.compile(r"^(cut|(crossfade|fade):(\d+(\.\d+)?))$")

@@ -2,7 +2,6 @@
 traceback, never a Python traceback on screen, and never the API key."""
 from pathlib import Path
 
-import click
 from click.testing import CliRunner
 
 from chainer.cli import main as cli_main

@@ -9,7 +9,7 @@ import pytest
 
 from chainer import models as M
 from chainer.plan import build_plan
-from storyboard_util import (EXAMPLES, LITE_I2V, LITE_T2V, P15, PRO, PROFAST, V2, V2F,
+from storyboard_util import (EXAMPLES, LITE_T2V, P15, PRO, PROFAST, V2, V2F,
                              make_image, write)
 
 

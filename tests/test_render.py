@@ -11,7 +11,7 @@ from chainer.emulator import Emulator, EmulatorConfig
 from chainer.errors import InputError
 from chainer.media.probe import count_frames, probe
 from chainer.run.orchestrator import PollPolicy, render
-from render_util import (MODEL, PRICE, TWO_SEQUENCES, created, first_frame, png, psnr, sha,
+from render_util import (PRICE, TWO_SEQUENCES, created, first_frame, png, psnr, sha,
                          write_storyboard)
 
 KEY = "sk-render-test-SECRET-4242"

@@ -2,7 +2,6 @@
 task is ever created twice for one shot."""
 from __future__ import annotations
 
-import pytest
 
 from chainer.emulator import Emulator, EmulatorConfig
 from chainer.run.journal import Journal

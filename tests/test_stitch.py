@@ -1,7 +1,6 @@
 """The assembly engine, measured on decoded output of synthetic chained clips."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest

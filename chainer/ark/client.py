@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 import httpx
 
-from .errors import (ArkConnectionError, ArkError, ArkHTTPError, ArkResponseError,
+from .errors import (ArkConnectionError, ArkError, ArkResponseError,
                      ArkTimeoutError, ArkURLExpiredError, DownloadError, http_error, redact,
                      redact_json)
 from .types import Task

@@ -297,42 +297,6 @@ def encode_blank(out: str | os.PathLike, *, width: int, height: int, fps, frames
     run([*args, "-an", "-y", str(out)])
 
 
-def smart_tail(src: str | os.PathLike, *, tail_out: str | os.PathLike | None, tail_start: int,
-               tail_end: int, peek_out: str | os.PathLike, peek_from: int, peek_size: tuple[int, int],
-               fps, encoder: Sequence[str], timescale: int | None = None,
-               threads: int | None = 1, sar: str = "0",
-               audio_out: str | os.PathLike | None = None, sample_rate: int = 48000,
-               channels: int = 1) -> None:
-    """One decode of ``src`` serving two outputs.
-
-    ``tail_out``: frames ``[tail_start, tail_end)`` re-encoded with ``encoder`` (a smart-render
-    tail that continues the copied part). ``peek_out``: raw rgb24 frames ``peek_from..`` scaled to
-    ``peek_size`` (for seam comparison). ``audio_out``: the whole audio stream decoded to f32le
-    at ``sample_rate``/``channels`` (saves the audio assembly a decode of its own).
-    """
-    pw, ph = peek_size
-    tb = _fps_text(1 / __import__("fractions").Fraction(fps))
-    graph = []
-    if tail_out is not None:
-        graph.append(f"[0:v:0]split=2[a][b];[a]trim=start_frame={tail_start}:end_frame={tail_end},"
-                     f"setpts=PTS-STARTPTS,setsar={sar},format=yuv420p,settb=expr={tb}[t]")
-        peek_in = "[b]"
-    else:
-        peek_in = "[0:v:0]"
-    graph.append(f"{peek_in}trim=start_frame={peek_from},scale={pw}:{ph}:flags=area,format=rgb24[p]")
-    args: list[str] = ["-i", str(src), "-filter_complex", ";".join(graph)]
-    if tail_out is not None:
-        args += ["-map", "[t]", *_x264_args(encoder, threads), "-an"]
-        if timescale:
-            args += ["-video_track_timescale", str(timescale)]
-        args += ["-y", str(tail_out)]
-    args += ["-map", "[p]", "-fps_mode", "passthrough", "-f", "rawvideo", "-y", str(peek_out)]
-    if audio_out is not None:
-        args += ["-map", "0:a:0", "-ar", str(sample_rate), "-ac", str(channels), "-c:a", "pcm_f32le",
-                 "-f", "f32le", "-y", str(audio_out)]
-    run(args)
-
-
 def peek_frames(src: str | os.PathLike, *, count: int, size: tuple[int, int],
                 from_end: bool = False) -> bytes:
     """Raw rgb24 bytes of the first ``count`` frames (or of the last ones when ``from_end``),

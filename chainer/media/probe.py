@@ -195,14 +195,6 @@ def count_audio_samples(path: str | os.PathLike) -> int:
     return int(decode_audio(path).shape[0])
 
 
-def stream_kinds(path: str | os.PathLike) -> list[str]:
-    """Kinds of the input's streams in index order, e.g. ``["video", "audio"]``."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", os.fspath(path)],
-                          capture_output=True)
-    text = proc.stderr.decode("utf-8", "replace")
-    return [m.group(1).lower() for m in re.finditer(r"Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment):", text)]
-
-
 def parse_framecrc(text: str) -> list[Packet]:
     """Packets from framecrc text (as :func:`packets` reads it), e.g. from ``ffmpeg.scan_clip``."""
     out: list[Packet] = []

@@ -20,7 +20,6 @@ equal-power crossfades (silence for segments without audio) into one track and e
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 import threading
@@ -40,7 +39,7 @@ from . import mp4
 from .h264 import headers_from_nals, mp4_avcc_nals, parse_headers, parse_sps, x264_options
 from .probe import ProbeError, parse_framecrc, parse_stream_kinds, probe
 from .seams import PEEK_SIZE, compare_seam, frames_from_raw
-from .timeline import (SegPlan, Source, Target, Transition, conform_steps, converted_frames,
+from .timeline import (SegPlan, Source, Target, conform_steps, converted_frames,
                        parse_target, parse_transition, tail_cut)
 
 SEAM_MODES = ("auto", "dedupe", "keep")

@@ -117,10 +117,6 @@ class Transfer:
             offset.append(float(o))
         return cls(tuple(scale), tuple(offset))
 
-    def is_identity(self, tol: float = 1e-3) -> bool:
-        return (max(abs(s - 1.0) for s in self.scale) < tol
-                and max(abs(o) for o in self.offset) < tol * 100)
-
     def apply_lab(self, lab: np.ndarray) -> np.ndarray:
         out = lab * np.asarray(self.scale) + np.asarray(self.offset)
         out[..., 0] = np.clip(out[..., 0], 0.0, 100.0)

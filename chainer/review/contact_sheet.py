@@ -25,7 +25,6 @@ from PIL import Image, ImageDraw
 
 from .charts import CRITICAL, INK, MUTED, font, text_size
 from .colour import psnr, ssim
-from .frames import read_clip
 from .timeline import Entry, Timeline
 
 GOOD, FAIR, BAD, NEUTRAL = (52, 168, 83), (240, 160, 0), (214, 39, 40), (150, 150, 150)
@@ -82,25 +81,6 @@ def wanted_frames(e: Entry) -> dict[str, int]:
             "mid": e.head + e.kept // 2}
 
 
-def entry_frames(e: Entry, clip) -> dict[str, np.ndarray]:
-    """{name: frame} of an entry from a :class:`~chainer.review.frames.ClipFrames`; names that
-    point at the same frame index share one array (a 1-frame shot has no in-shot pair)."""
-    want = wanted_frames(e)
-    return {k: clip.frames[i] for k, i in want.items() if i in clip.frames}
-
-
-def collect_frames(timeline: Timeline) -> dict[str, dict[str, np.ndarray]]:
-    """Per entry, in one decode pass each: first/second kept, second-last/last kept, middle.
-    (Holds every frame at once: :func:`chainer.review.write_review` streams instead.)"""
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for e in timeline.entries:
-        if not e.path.exists() or e.kept <= 0:
-            out[e.shot_id] = {}
-            continue
-        out[e.shot_id] = entry_frames(e, read_clip(e.path, wanted_frames(e).values()))
-    return out
-
-
 def seam_kind(b: Entry) -> str:
     return ("crossfade" if b.overlap > 0 else
             "fade" if b.transition_in.startswith("fade") else
@@ -121,12 +101,6 @@ def measure_seam(index: int, a: Entry, b: Entry, fa: dict[str, np.ndarray],
         inner = float(min(vals)) if vals else None
     return Seam(index, a.shot_id, b.shot_id, seam_kind(b), b.start / float(fps), p, s, inner,
                 (a.last_kept, b.first_kept))
-
-
-def measure_seams(timeline: Timeline, frames: dict[str, dict[str, np.ndarray]]) -> list[Seam]:
-    return [measure_seam(i, a, b, frames.get(a.shot_id, {}), frames.get(b.shot_id, {}),
-                         timeline.fps)
-            for i, (a, b) in enumerate(timeline.seams())]
 
 
 def _colour(seam: Seam) -> tuple[int, int, int]:

@@ -51,9 +51,3 @@ class Budget:
         with self._lock:
             return BudgetState(self.limit, sum(self._spent.values()),
                                sum(self._in_flight.values()), self.currency)
-
-    def would_exceed(self, estimate: float) -> bool:
-        with self._lock:
-            if self.limit is None:
-                return False
-            return sum(self._spent.values()) + sum(self._in_flight.values()) + estimate > self.limit + 1e-9

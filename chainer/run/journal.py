@@ -190,12 +190,6 @@ class Journal:
                     if "duplicate column" not in str(exc):
                         raise
 
-    @classmethod
-    def open_existing(cls, path: str | Path) -> "Journal":
-        if not Path(path).exists():
-            raise FileNotFoundError(path)
-        return cls(path)
-
     def close(self) -> None:
         with self._lock:
             self._db.close()

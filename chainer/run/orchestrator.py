@@ -33,10 +33,10 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from ..ark import (ArkClient, ArkConnectionError, ArkError, ArkHTTPError, ArkNotFoundError,
-                   ArkResponseError, ArkServerError, ArkURLExpiredError, DownloadError, Task)
+                   ArkResponseError, ArkURLExpiredError, DownloadError, Task)
 from ..ark.client import DEFAULT_BASE_URL
 from ..ark.retry import RetryPolicy, call_with_retry, create_retryable, default_retryable
 from ..errors import ChainerError, InputError
@@ -1243,13 +1243,6 @@ class Runner:
 def _about_image(exc: ArkHTTPError) -> bool:
     text = f"{exc.param or ''} {exc.code} {exc.provider_message}".lower()
     return any(w in text for w in ("image", "content", "first_frame", "url"))
-
-
-def _video_size(path: Path) -> tuple[int, int] | None:
-    from ..media.probe import probe
-
-    info = probe(path)
-    return (info.video.width, info.video.height) if info.video else None
 
 
 def assemble(plan, clips, out: Path, **options) -> dict:
