@@ -17,6 +17,7 @@ from . import models as M
 from .errors import InputError
 from .storyboard import Storyboard, is_url, load_storyboard
 from .storyboard_media import MediaError, data_url, image_info
+from .transitions import format_transition, parse_transition
 
 ASSUMED_RATIO = "16:9"
 FLEX_PRICE_FACTOR = 0.5   # ark-api.md s2.1: flex is 50% of the online price
@@ -256,6 +257,12 @@ def build_plan(storyboard_or_path: Storyboard | str | Path, *, draft: bool = Fal
                 draft=draft, notes=notes)
 
 
+def _transition(sb: Storyboard, i: int) -> str | None:
+    """The transition into shot ``i`` in its one canonical text form (None: chained / none)."""
+    text = sb.transition_for(i)
+    return None if text is None else format_transition(parse_transition(text, where="transition"))
+
+
 def _draft_spec(sb: Storyboard, spec: M.ModelSpec, mode: str, refs) -> M.ModelSpec:
     if not spec.fast_variant:
         return spec
@@ -365,5 +372,5 @@ def _plan_shot(sb: Storyboard, i: int, q: int, pos: int, prev: PlannedShot | Non
         references=references, return_last_frame=not is_last and not draft_param,
         est_tokens=est_tokens, est_cost=est_cost, price_per_mtok=price, seconds=seconds,
         frames_param=frames_param, draft_param=draft_param, duration_auto=duration_auto,
-        transition=sb.transition_for(i),
+        transition=_transition(sb, i),
         est_wall_seconds=spec.seconds_per_output_second * seconds, notes=notes)

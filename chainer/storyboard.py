@@ -20,12 +20,13 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, Str
 from pydantic_core import PydanticCustomError
 
 from . import models as M
+from . import transitions as T
 from .errors import Problem, ValidationError
 from .storyboard_yaml import Positions, load_yaml
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-TRANSITION_RE = re.compile(r"^(cut|(crossfade|fade):(\d+(\.\d+)?))$")
 SCHEMA_FILE = "storyboard.schema.json"
+_TRANSITION_TEXT = (f"cut | crossfade:SEC | fade:SEC, {T.MIN_SECONDS:g} < SEC <= {T.MAX_SECONDS:g}")
 
 # fields a shot inherits from ``defaults`` (and ``model`` from the top level)
 SHOT_FIELD_NAMES = ("model", "resolution", "ratio", "duration", "frames", "generate_audio",
@@ -107,7 +108,8 @@ class Shot(ShotFields):
     cut: StrictBool = Field(False, description="Start a new sequence: do not chain from the "
                             "previous shot's last frame.")
     transition: Optional[StrictStr] = Field(None, description="How this shot is entered at a cut: "
-                                            "cut | crossfade:SEC | fade:SEC.")
+                                            f"{_TRANSITION_TEXT}.",
+                                            json_schema_extra=T.schema_extra())
 
 
 class Output(_Strict):
@@ -141,8 +143,8 @@ class Storyboard(_Strict):
     drift_guard: Literal["off", "report", "match"] = Field(
         "report", description="Colour drift across chained shots: off, report, or match "
         "(correct clips before assembly).")
-    transition: StrictStr = Field("cut", description="Default transition at every cut: cut | "
-                                  "crossfade:SEC | fade:SEC.")
+    transition: StrictStr = Field("cut", description="Default transition at every cut: "
+                                  f"{_TRANSITION_TEXT}.", json_schema_extra=T.schema_extra())
 
     _source: Optional[Path] = PrivateAttr(None)
     _base_dir: Optional[Path] = PrivateAttr(None)
@@ -233,14 +235,6 @@ class Storyboard(_Strict):
 
 def is_url(ref: str) -> bool:
     return ref.startswith(("http://", "https://", "data:", "asset://"))
-
-
-def parse_transition(text: str) -> tuple[str, float]:
-    """``"crossfade:0.5"`` -> ``("crossfade", 0.5)``; ``"cut"`` -> ``("cut", 0.0)``."""
-    m = TRANSITION_RE.match(text.strip())
-    if not m:
-        raise ValueError(text)
-    return (m.group(2), float(m.group(3))) if m.group(2) else ("cut", 0.0)
 
 
 def default_shot_id(index: int, count: int) -> str:

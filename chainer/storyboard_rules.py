@@ -18,7 +18,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from . import models as M
 from .errors import Problem
-from .storyboard import (ID_RE, SHOT_FIELD_NAMES, Shot, Storyboard, is_url, parse_transition)
+from .storyboard import ID_RE, SHOT_FIELD_NAMES, Shot, Storyboard, is_url
+from .transitions import TransitionError, parse_transition
 from .storyboard_media import (MediaError, audio_problems, base64_size, image_info,
                                image_problems)
 from .storyboard_yaml import Positions, format_path
@@ -202,9 +203,8 @@ def _check_top(c: _Checker) -> None:
                   at_key=True)
     try:
         parse_transition(sb.transition)
-    except ValueError:
-        c.add(("transition",), f"{_show(sb.transition)} is not a transition: use cut, "
-              "crossfade:SEC or fade:SEC (e.g. crossfade:0.5)")
+    except TransitionError as exc:
+        c.add(("transition",), exc.reason)
 
 
 def _same_kind(template: Any, value: Any) -> bool:
@@ -505,20 +505,23 @@ def _duration_floor(c: _Checker, i: int, spec: M.ModelSpec | None) -> float | No
     return float(spec.min_duration) if d == -1 else float(d)
 
 
+def _kind_sec(t) -> tuple[str, float]:
+    return t.kind, t.seconds
+
+
 def _check_transitions(c: _Checker, specs: list) -> None:
     sb = c.sb
     try:
-        default_kind, default_sec = parse_transition(sb.transition)
-    except ValueError:
-        default_kind, default_sec = "cut", 0.0
+        default = parse_transition(sb.transition)
+    except TransitionError:
+        default = parse_transition("cut")      # already reported by the top-level check
     for i, shot in enumerate(sb.shots):
         own = shot.transition
         if own is not None:
             try:
-                kind, sec = parse_transition(own)
-            except ValueError:
-                c.add(("shots", i, "transition"), f"{_show(own)} is not a transition: use cut, "
-                      "crossfade:SEC or fade:SEC (e.g. crossfade:0.5)")
+                kind, sec = _kind_sec(parse_transition(own))
+            except TransitionError as exc:
+                c.add(("shots", i, "transition"), exc.reason)
                 continue
             if i > 0 and not sb.starts_sequence(i):
                 c.add(("shots", i, "transition"), f"shots[{i}] chains seamlessly from "
@@ -530,13 +533,10 @@ def _check_transitions(c: _Checker, specs: list) -> None:
                 continue
             path = ("shots", i, "transition")
         elif i > 0 and sb.starts_sequence(i):
-            kind, sec, path = default_kind, default_sec, ("transition",)
+            (kind, sec), path = _kind_sec(default), ("transition",)
         else:
             continue
         if kind == "cut":
-            continue
-        if sec <= 0:
-            c.add(path, f"{kind} needs a length above 0 s")
             continue
         durs = [_duration_floor(c, i, specs[i])]
         if kind == "crossfade":
