@@ -242,8 +242,11 @@ def default_shot_id(index: int, count: int) -> str:
 
 
 # ---- loading --------------------------------------------------------------------------------
-def load_storyboard(path: str | Path, *, check_media: bool = True) -> Storyboard:
-    """Read and validate a storyboard; raise ValidationError listing every problem."""
+def load_storyboard(path: str | Path, *, check_media: bool = True,
+                    host: str | None = None) -> Storyboard:
+    """Read and validate a storyboard; raise ValidationError listing every problem. With ``host``
+    (ark, byteplus, fal, replicate; emulator = ark) a model or mode that host does not offer is a
+    problem too, naming the host."""
     from .storyboard_rules import check_storyboard, pydantic_problems
 
     path = Path(path)
@@ -286,7 +289,7 @@ def load_storyboard(path: str | Path, *, check_media: bool = True) -> Storyboard
     # that held them (e.g. "references is empty" after a misspelt `image:` inside it)
     parents = {re.split(r"\.(?=[^.\[]*$)", s)[0] for s in schema_paths if "." in s}
     parents = {q for q in parents if not q.endswith("]")}
-    for p in check_storyboard(sb, file, check_media=check_media):
+    for p in check_storyboard(sb, file, check_media=check_media, host=host):
         if p.path in parents or any(p.path == s or p.path.startswith((s + ".", s + "["))
                                     for s in schema_paths):
             continue

@@ -81,7 +81,7 @@ def test_v1_task_lifecycle_bodies(emu, c):
     assert done["status"] == "succeeded"
     assert set(done) == BASE_KEYS | SUCCESS_KEYS | {"duration"}
     assert set(done["content"]) == {"video_url", "last_frame_url"}
-    w, h = models.MODELS[LITE_T2V].pixels("480p", "16:9")
+    w, h = models.resolve_model(LITE_T2V).pixels("480p", "16:9")
     tokens = models.billed_tokens(w, h, 49)
     assert done["usage"] == {"completion_tokens": tokens, "total_tokens": tokens}
     assert (done["seed"], done["resolution"], done["ratio"], done["duration"], done["framespersecond"]) == \
@@ -115,7 +115,7 @@ def test_text_commands_and_long_forms(emu, c):
                      "a cat yawns --rs 480p --rt 1:1 --dur 3 --fps 24 --seed 11 --cf true --wm false"}]})
     done = wait_status(c, tid)
     assert (done["resolution"], done["ratio"], done["duration"], done["seed"]) == ("480p", "1:1", 3, 11)
-    w, h = models.MODELS[PRO_10].pixels("480p", "1:1")
+    w, h = models.resolve_model(PRO_10).pixels("480p", "1:1")
     assert done["usage"]["completion_tokens"] == models.billed_tokens(w, h, 73)
     tid = create(c, {"model": PRO_10, "content": [{"type": "text", "text":
                      "a dog --resolution 480p --ratio 9:16 --frames 29 --seed 3 --camerafixed false --watermark true"}]})

@@ -15,8 +15,8 @@ from chainer.emulator.render import RenderSpec, camera_from_prompt, iter_frames
 from chainer.media import ffmpeg, probe
 from emulator_util import LITE_I2V, LITE_T2V, V20, client, create, data_url, image, psnr, wait_status
 
-W1, H1 = models.MODELS[LITE_I2V].pixels("480p", "16:9")      # 864x480
-W2, H2 = models.MODELS[V20].pixels("480p", "16:9")           # 864x496
+W1, H1 = models.resolve_model(LITE_I2V).pixels("480p", "16:9")      # 864x480
+W2, H2 = models.resolve_model(V20).pixels("480p", "16:9")           # 864x496
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +162,7 @@ def test_t2v_static_camera_still_moves_and_frames_param(clips):
     rec = clips["t2v_static"]
     t = rec["task"]
     assert t["frames"] == 29 and "duration" not in t and isinstance(t["seed"], int)
-    w, h = models.MODELS[LITE_T2V].pixels("480p", "16:9")
+    w, h = models.resolve_model(LITE_T2V).pixels("480p", "16:9")
     frames = _frames(rec["mp4"], w, h)
     assert len(frames) == 29
     assert frames[0].std() > 10                                   # a drawn scene, not a flat colour

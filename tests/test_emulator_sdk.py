@@ -41,7 +41,7 @@ def test_sdk_create_get_list_delete(emu):
     assert t.status == "succeeded" and t.seed == 7
     assert t.content.video_url.startswith(emu.root_url) and t.content.video_url.split("?")[0].endswith(".mp4")
     assert t.content.last_frame_url.split("?")[0].endswith(".png")
-    w, h = models.MODELS[LITE_T2V].pixels("480p", "16:9")
+    w, h = models.resolve_model(LITE_T2V).pixels("480p", "16:9")
     assert t.usage.completion_tokens == models.billed_tokens(w, h, 49) == t.usage.total_tokens
     assert (t.resolution, t.ratio, t.duration, t.framespersecond) == ("480p", "16:9", 2, 24)
     listed = tasks.list(page_num=1, page_size=10, status="succeeded", task_ids=[created.id])
