@@ -315,3 +315,119 @@ def test_to_dict_is_json():
     assert len(d["sequences"]) == 3 and d["shots"][0]["mode"] == "first_frame"
     assert d["shots"][0]["params"]["return_last_frame"] is True
     assert d["totals"]["est_tokens"] == sum(s["est_tokens"] for s in d["shots"])
+
+
+# issue 12 "True costs" (CNY per million tokens on Volcengine Ark): (model, resolution, extra
+# shot settings, expected price). One shot per model and resolution, plus audio/flex/video input.
+PRICE_TABLE = [
+    ("seedance-1.0-pro", "480p", {}, 15.0), ("seedance-1.0-pro", "720p", {}, 15.0),
+    ("seedance-1.0-pro", "1080p", {}, 15.0),
+    ("seedance-1.0-pro", "720p", {"service_tier": "flex"}, 7.5),
+    ("seedance-1.0-pro-fast", "480p", {}, 4.2), ("seedance-1.0-pro-fast", "1080p", {}, 4.2),
+    ("seedance-1.0-pro-fast", "720p", {"service_tier": "flex"}, 2.1),
+    ("seedance-1.0-lite", "480p", {}, 10.0), ("seedance-1.0-lite", "1080p", {}, 10.0),
+    ("seedance-1.0-lite", "720p", {"service_tier": "flex"}, 5.0),
+    ("seedance-1.5-pro", "480p", {}, 16.0), ("seedance-1.5-pro", "720p", {}, 16.0),
+    ("seedance-1.5-pro", "1080p", {}, 16.0),
+    ("seedance-1.5-pro", "720p", {"generate_audio": False}, 8.0),
+    ("seedance-1.5-pro", "720p", {"service_tier": "flex"}, 8.0),
+    ("seedance-1.5-pro", "720p", {"service_tier": "flex", "generate_audio": False}, 4.0),
+    ("seedance-2.0", "480p", {}, 46.0), ("seedance-2.0", "720p", {}, 46.0),
+    ("seedance-2.0", "1080p", {}, 51.0), ("seedance-2.0", "4k", {}, 26.0),
+    ("seedance-2.0", "720p", {"video": True}, 28.0), ("seedance-2.0", "1080p", {"video": True}, 31.0),
+    ("seedance-2.0", "4k", {"video": True}, 16.0),
+    ("seedance-2.0-fast", "480p", {}, 37.0), ("seedance-2.0-fast", "720p", {}, 37.0),
+    ("seedance-2.0-fast", "720p", {"video": True}, 22.0),
+    ("seedance-2.0-mini", "480p", {}, 23.0), ("seedance-2.0-mini", "720p", {}, 23.0),
+    ("seedance-2.0-mini", "720p", {"video": True}, 14.0),
+    ("seedance-2.5", "480p", {}, 70.0), ("seedance-2.5", "720p", {}, 70.0),
+    ("seedance-2.5", "1080p", {}, 77.0),
+    ("seedance-2.5", "720p", {"video": True}, 42.0), ("seedance-2.5", "1080p", {"video": True}, 46.0),
+]
+
+
+def test_plan_json_reproduces_the_price_table(tmp_path):
+    from storyboard_util import cli
+
+    make_image(tmp_path / "r.png", 640, 360)
+    lines = ["shots:"]
+    for k, (model, res, extra, _) in enumerate(PRICE_TABLE):
+        lines += [f"  - prompt: shot {k}", f"    model: {model}", f"    resolution: {res}",
+                  '    ratio: "16:9"', "    duration: 5", "    cut: true"]
+        for key, value in extra.items():
+            if key == "video":
+                lines.append('    references: {images: [r.png], videos: ["https://e.com/v.mp4"]}')
+            else:
+                lines.append(f"    {key}: {str(value).lower()}")
+    path = tmp_path / "prices.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    res = cli("plan", "--json", str(path))
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert len(data["shots"]) == len(PRICE_TABLE)
+    total = 0.0
+    for shot, (model, res_, extra, price) in zip(data["shots"], PRICE_TABLE):
+        spec = M.resolve_model(model)
+        w, h = spec.pixels(res_, "16:9")
+        assert (shot["model"], shot["resolution"]) == (model, res_)
+        assert shot["price_per_mtok"] == pytest.approx(price), (model, res_, extra)
+        assert shot["currency"] == "CNY"
+        tokens = M.usage_tokens(w, h, 5, spec=spec, video_input=bool(extra.get("video")))
+        assert shot["tokens"] == tokens
+        assert shot["cost"] == pytest.approx(tokens * price / 1e6, abs=1e-6)
+        total += shot["cost"]
+    t = data["totals"]
+    assert t["currency"] == "CNY" and t["cost_complete"] is True
+    assert t["cost"] == pytest.approx(total, abs=1e-4)
+    assert t["tokens"] == sum(s["tokens"] for s in data["shots"])
+    # the same storyboard on BytePlus: USD, and 1.0 lite is refused before anything is paid
+    res = cli("plan", "--json", "--provider", "byteplus", str(path))
+    assert res.exit_code == 2
+    assert "seedance-1.0-lite is not offered on byteplus" in res.stderr
+
+
+def test_unknown_price_says_so_in_every_total(tmp_path):
+    path = write(tmp_path, f"""
+        shots:
+          - prompt: a
+            model: seedance-2.0
+          - prompt: b
+            model: seedance-2.0-fast
+            cut: true
+        """)
+    plan = build_plan(path, host="fal")          # fal publishes no 2.0 fast price
+    d = plan.to_dict()
+    assert d["shots"][1]["cost"] is None and d["shots"][1]["price_per_mtok"] is None
+    assert d["totals"]["cost_complete"] is False
+    text = d["totals"]["cost_text"]
+    assert text.endswith(" USD + unknown (price unknown for seedance-2.0-fast)")
+    q = plan.confirmation_text(plan.shots, "https://queue.fal.run")
+    assert "+ unknown (price unknown for seedance-2.0-fast)" in q
+    assert q.startswith("Submit 2 paid tasks to https://queue.fal.run for about ")
+    assert d["shots"][0]["host_model"] == "bytedance/seedance-2.0/text-to-video"
+
+
+def test_chained_2_5_is_sent_adaptive_and_the_plan_says_so(tmp_path):
+    path = write(tmp_path, """
+        model: seedance-2.5
+        shots:
+          - prompt: a
+            ratio: "16:9"
+          - prompt: b
+        """)
+    plan = build_plan(path)
+    a, b = plan.shots
+    assert a.request_ratio == "16:9" and b.request_ratio == "adaptive" and b.chained_from == a.id
+    assert (b.width, b.height) == (1280, 720)
+    assert any("sent with ratio adaptive" in n for n in plan.notes)
+    bad = write(tmp_path, """
+        model: seedance-2.5
+        shots:
+          - prompt: a
+          - prompt: b
+            ratio: "16:9"
+        """, "bad.yaml")
+    from storyboard_util import problems
+    assert problems(bad) == ["F:5:12: shots[1].ratio: seedance-2.5 requires ratio adaptive in "
+                             "first-frame mode (Ark answers 400 InvalidParameter.TaskTypeConstraint):"
+                             " remove ratio or set adaptive"]

@@ -152,7 +152,9 @@ ENTRIES: list[ModelSpec] = [
         id="seedance-2.0", neutral="seedance-2.0", name="Seedance 2.0",
         resolutions=("480p", "720p", "1080p", "4k"), fast_variant="seedance-2.0-fast",
         hevc_10bit=("4k",),        # hosts-2026.md s8b: 4k (2.0) outputs are 10-bit HEVC
-        **_V2,
+        # 4k in reference mode: no direct source, but the price page lists a 4k video-input price
+        # (26/16 CNY) and OM allows it; UNCONFIRMED
+        **{**_V2, "reference_resolutions": ("480p", "720p", "1080p", "4k")},
         hosts={
             "ark": Offer({"*": "doubao-seedance-2-0-260128"},
                          _ark({"": 46.0, "1080p": 51.0, "4k": 26.0,
