@@ -381,6 +381,7 @@ def _check_params(c: _Checker, i: int, shot: Shot, spec: M.ModelSpec) -> None:
         c.field(i, "generate_audio", f"true is not supported by {spec.id} (it makes silent video):"
                 f" set generate_audio: false, or use a model with audio ({_models_with('audio')})")
     sent = {"resolution": eff["resolution"], "ratio": eff["ratio"], "duration": eff["duration"],
+            "generate_audio": eff["generate_audio"],
             "frames": eff["frames"], "seed": eff["seed"],
             "camera_fixed": True if eff["camera_fixed"] else None,
             "service_tier": eff["service_tier"] if eff["service_tier"] != "default" else None,
@@ -389,8 +390,8 @@ def _check_params(c: _Checker, i: int, shot: Shot, spec: M.ModelSpec) -> None:
         sent["resolution"] = spec.draft_resolutions[0]
     for v in M.check_request(spec, mode, sent):
         field = v.field
-        if field not in SHOT_FIELD_NAMES:
-            continue                    # mode / reference problems are reported elsewhere
+        if field not in SHOT_FIELD_NAMES or field == "generate_audio":
+            continue                    # mode / reference / audio problems are reported elsewhere
         msg = v.message
         if v.rule == "rejected":
             msg = f"{field} is not supported by {spec.id}: remove it"

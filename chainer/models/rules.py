@@ -54,6 +54,11 @@ def check_request(spec: ModelSpec, mode: str, values: Mapping[str, Any], *,
     def given(name: str) -> bool:
         return name in v and name not in rejected
 
+    if v.get("generate_audio") and not spec.audio:
+        # UNCONFIRMED: BytePlus accepts it on 1.0 (TS-BP), VEADK strips it on Volcengine 1.0;
+        # hosts-2026.md s8a: keep it strict (a client asking a silent model for sound is wrong)
+        add("generate_audio", "value", f"{model} does not generate audio: generate_audio must "
+            "be false or absent")
     if given("seed") and not SEED_MIN <= v["seed"] <= SEED_MAX:
         add("seed", "range", f"{v['seed']} is out of range {SEED_MIN}..{SEED_MAX}")
     if given("priority") and not PRIORITY_MIN <= v["priority"] <= PRIORITY_MAX:

@@ -167,6 +167,8 @@ class ModelSpec:
     default_duration: int = 5
     seed_effective: bool = True       # False: accepted but ignored (2.0 family)
     max_reference_total: int | None = None
+    reference_video_seconds: tuple[float, float] = (2.0, 15.0)   # each reference video
+    reference_video_total: float | None = 15.0                   # all reference videos
     audio_only_references: bool = False
     # per-mode ratio constraints: ((mode, allowed ratios), ...); modes not listed allow every ratio
     ratio_rules: tuple[tuple[str, tuple[str, ...]], ...] = ()

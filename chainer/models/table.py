@@ -206,6 +206,8 @@ ENTRIES: list[ModelSpec] = [
            "reference_resolutions": ("480p", "720p", "1080p"),
            "max_reference_images": 30, "max_reference_videos": 10, "max_reference_audio": 10,
            "max_reference_total": 50, "audio_only_references": True,
+           # video references 2-30 s each (S25); a total limit is not documented (UNCONFIRMED)
+           "reference_video_seconds": (2.0, 30.0), "reference_video_total": None,
            "seed": False, "seed_effective": False,
            # ratio must be adaptive for first-frame and first+last (edit/extend too)
            "ratio_rules": (("first_frame", ("adaptive",)), ("first_last", ("adaptive",))),
