@@ -408,7 +408,9 @@ class TaskStore:
                     last_image=crop_to_aspect(req.last_image, req.width, req.height) if req.last_image else None,
                     reference_images=list(req.reference_images), camera_fixed=req.camera_fixed,
                     generate_audio=bool(req.generate_audio), watermark=req.watermark,
-                    drift=self.drift, preset=self.preset)
+                    drift=self.drift, preset=self.preset,
+                    # Ark delivers 2.5 1080p and 2.0 4k as 10-bit HEVC (the table says which)
+                    codec="hevc10" if req.spec.is_hevc_10bit(req.resolution) else "h264")
                 result = render_clip(spec, video, png)
                 self.stats.inc("renders")
                 self.stats.inc("render_ms", int((time.monotonic() - t0) * 1000))
