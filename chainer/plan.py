@@ -1,14 +1,17 @@
 """Storyboard -> Plan: sequences of PlannedShot with concrete sizes, request bodies and token/cost
-estimates. No network.
+estimates for one host. No network.
 
-Estimates use the DOCUMENTED token formula ``W*H*24*d/1024`` (ark-api.md s11); real bills are a
-little higher (``W*H*(24d+1)/1024``). Prices come from ``pricing=`` (the ``--price`` flag), then the
-storyboard's ``pricing:``, then the registry; where none is known the cost is None ("unknown"),
-never invented.
+Tokens follow the billed formula ``floor(W*H*(24*d + 1)/1024)`` (:func:`chainer.models.usage_tokens`,
+with the 1.5 pro draft factor). Prices come from ``pricing=`` (the ``--price`` flag), then the
+storyboard's ``pricing:``, then the model table for the host (``chainer.models.price_for``), in the
+host's currency; where none is known the cost is None ("unknown"), never invented, and every total
+that includes it says so (:meth:`Plan.cost_text`). ``price_per_mtok`` is the price actually paid per
+million tokens (flex included), so ``cost = tokens * price_per_mtok / 1e6`` always.
 """
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -17,9 +20,11 @@ from . import models as M
 from .errors import InputError
 from .storyboard import Storyboard, is_url, load_storyboard
 from .storyboard_media import MediaError, data_url, image_info
+from .transitions import format_transition, parse_transition
 
 ASSUMED_RATIO = "16:9"
-FLEX_PRICE_FACTOR = 0.5   # ark-api.md s2.1: flex is 50% of the online price
+FLEX_PRICE_FACTOR = 0.5   # ark-api.md s2.1: flex is 50% of the online price (for price overrides)
+DEFAULT_HOST = "ark"
 
 
 @dataclass
@@ -51,7 +56,7 @@ class PlannedShot:
     return_last_frame: bool
     est_tokens: int
     est_cost: float | None
-    price_per_mtok: float | None
+    price_per_mtok: float | None   # paid per million tokens (flex included); None = unknown
     seconds: float = 0.0           # expected seconds of video (upper bound when auto)
     frames_param: int | None = None  # 1.0 ``frames`` sent instead of duration
     draft_param: bool = False      # 1.5 pro ``draft: true``
@@ -59,6 +64,18 @@ class PlannedShot:
     transition: str | None = None  # how this shot is entered when it starts a sequence
     est_wall_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    host: str = DEFAULT_HOST
+    host_model: str | None = None  # the host's id for this model and mode
+    currency: str = "CNY"
+    price: M.Price | None = None   # where price_per_mtok comes from
+
+    @property
+    def tokens(self) -> int:
+        return self.est_tokens
+
+    @property
+    def cost(self) -> float | None:
+        return self.est_cost
 
     @property
     def chained(self) -> bool:
@@ -101,7 +118,8 @@ class PlannedShot:
         for ref in self.references.get("audio", []):
             content.append({"type": "audio_url", "audio_url": {"url": _inline(ref, "audio")},
                             "role": "reference_audio"})
-        body: dict[str, Any] = {"model": self.model.id, "content": content,
+        model = M.host_model_id(self.model, "ark", self.mode) or self.model.id
+        body: dict[str, Any] = {"model": model, "content": content,
                                 "return_last_frame": self.return_last_frame,
                                 "resolution": self.resolution, "ratio": self.request_ratio}
         if self.frames_param is not None:
@@ -135,9 +153,14 @@ class PlannedShot:
             "service_tier": self.service_tier, "draft": self.draft_param, "image": self.image,
             "last_image": self.last_image, "references": self.references,
             "return_last_frame": self.return_last_frame, "transition": self.transition,
-            "params": self.params(), "est_tokens": self.est_tokens, "est_cost": self.est_cost,
-            "price_per_mtok": self.price_per_mtok, "est_wall_seconds": self.est_wall_seconds,
-            "notes": list(self.notes),
+            "params": self.params(), "host": self.host, "host_model": self.host_model,
+            "tokens": self.est_tokens, "price_per_mtok": self.price_per_mtok,
+            "currency": self.currency,
+            "cost": None if self.est_cost is None else round(self.est_cost, 6),
+            "price_as_of": self.price.as_of if self.price else None,
+            "price_source": self.price.source if self.price else None,
+            "est_tokens": self.est_tokens, "est_cost": self.est_cost,
+            "est_wall_seconds": self.est_wall_seconds, "notes": list(self.notes),
         }
 
 
@@ -190,6 +213,7 @@ class Plan:
     draft: bool = False
     currency: str = "CNY"
     notes: list[str] = field(default_factory=list)
+    host: str = DEFAULT_HOST
 
     @property
     def seconds(self) -> float:
@@ -198,6 +222,17 @@ class Plan:
     @property
     def unpriced_models(self) -> list[str]:
         return sorted({s.model.id for s in self.shots if s.price_per_mtok is None})
+
+    def cost_text(self, shots: list[PlannedShot] | None = None) -> str:
+        """The estimated cost of ``shots`` (default: all) as one phrase that never hides an unknown
+        price: ``"12.34 CNY"``, ``"12.34 CNY + unknown (price unknown for X)"`` or ``"unknown (price
+        unknown for X)"``. Every total shown to a user (plan, confirmation, budget) uses it."""
+        return cost_text(self.shots if shots is None else shots, self.currency)
+
+    def confirmation_text(self, shots: list[PlannedShot], where: str) -> str:
+        """The question asked before paying for ``shots`` at ``where`` (the CLI asks it)."""
+        n = len(shots)
+        return f"Submit {n} paid task{'s' * (n != 1)} to {where} for about {self.cost_text(shots)}?"
 
     def shot(self, shot_id: str) -> PlannedShot:
         for s in self.shots:
@@ -212,24 +247,42 @@ class Plan:
             "draft": self.draft, "currency": self.currency,
             "shots": [s.to_dict() for s in self.shots],
             "sequences": [q.to_dict() for q in self.sequences],
+            "host": self.host,
             "totals": {"shots": len(self.shots), "sequences": len(self.sequences),
                        "paid_tasks": self.paid_tasks, "seconds": self.seconds,
+                       "tokens": self.total_tokens, "currency": self.currency,
+                       # cost of the priced shots only; cost_complete/cost_text say when partial
+                       "cost": None if self.total_cost is None else round(self.total_cost, 6),
+                       "cost_complete": self.cost_complete, "cost_text": self.cost_text(),
                        "est_tokens": self.total_tokens,
                        "est_cost": None if self.total_cost is None else round(self.total_cost, 4),
-                       "cost_complete": self.cost_complete,
                        "unpriced_models": self.unpriced_models},
             "critical_path": {**self.critical_path.to_dict(), "sequence": self.critical_path.index},
             "notes": list(self.notes),
         }
 
 
+def cost_text(shots: list[PlannedShot], currency: str) -> str:
+    """See :meth:`Plan.cost_text`."""
+    priced = [s.est_cost for s in shots if s.est_cost is not None]
+    unpriced = sorted({s.model.id for s in shots if s.est_cost is None})
+    why = f" (price unknown for {', '.join(unpriced)})" if unpriced else ""
+    if not priced and unpriced:
+        return "unknown" + why
+    text = f"{sum(priced):,.2f} {currency}"
+    return text + (" + unknown" + why if unpriced else "")
+
+
 # ---- building ---------------------------------------------------------------------------------
 def build_plan(storyboard_or_path: Storyboard | str | Path, *, draft: bool = False,
-               pricing: Mapping[str, float] | None = None) -> Plan:
-    """Plan every shot. ``draft``: each shot uses its model's fast variant (when it supports the
-    shot's mode) at 480p. ``pricing``: CNY per million tokens by model id (beats the storyboard's)."""
+               pricing: Mapping[str, float] | None = None, host: str = DEFAULT_HOST) -> Plan:
+    """Plan every shot for ``host`` (ark, byteplus, fal, replicate; emulator = ark). ``draft``: each
+    shot uses its model's fast variant (when it supports the shot's mode) at 480p. ``pricing``: the
+    host's currency per million tokens by model name (beats the storyboard's). A model or mode the
+    host does not offer is an InputError naming the host."""
+    host = _host(host)
     sb = storyboard_or_path if isinstance(storyboard_or_path, Storyboard) \
-        else load_storyboard(storyboard_or_path)
+        else load_storyboard(storyboard_or_path, host=host)
     prices = {**sb.pricing, **(pricing or {})}
     shots: list[PlannedShot] = []
     sequences: list[PlanSequence] = []
@@ -238,22 +291,37 @@ def build_plan(storyboard_or_path: Storyboard | str | Path, *, draft: bool = Fal
         for pos, i in enumerate(indexes):
             prev = seq.shots[-1] if pos else None
             ps = _plan_shot(sb, i, q, pos, prev, is_last=pos == len(indexes) - 1, draft=draft,
-                            prices=prices)
+                            prices=prices, host=host)
             seq.shots.append(ps)
             shots.append(ps)
         sequences.append(seq)
     priced = [s.est_cost for s in shots if s.est_cost is not None]
     notes = sorted({n for s in shots for n in s.notes}, key=lambda n: n)
     unpriced = sorted({s.model.id for s in shots if s.price_per_mtok is None})
+    currency = M.host_currency(host)
     if unpriced:
-        notes.append("price unknown for " + ", ".join(unpriced) + ": tokens shown, cost left out "
-                     "(set pricing: {model: CNY per million tokens} or --price MODEL=CNY)")
+        notes.append(f"price unknown on {host} for " + ", ".join(unpriced) + ": tokens shown, cost "
+                     f"left out of every total (set pricing: {{model: {currency} per million "
+                     f"tokens}} or --price MODEL={currency})")
     return Plan(storyboard=sb, sequences=sequences, shots=shots,
                 total_tokens=sum(s.est_tokens for s in shots),
                 total_cost=sum(priced) if priced else None,
                 cost_complete=len(priced) == len(shots), paid_tasks=len(shots),
                 critical_path=max(sequences, key=lambda s: s.est_wall_seconds),
-                draft=draft, notes=notes)
+                draft=draft, notes=notes, currency=currency, host=host)
+
+
+def _host(host: str) -> str:
+    try:
+        return M.normalize_host(host)
+    except M.UnknownHost as exc:
+        raise InputError(f"--provider: {exc}") from None
+
+
+def _transition(sb: Storyboard, i: int) -> str | None:
+    """The transition into shot ``i`` in its one canonical text form (None: chained / none)."""
+    text = sb.transition_for(i)
+    return None if text is None else format_transition(parse_transition(text, where="transition"))
 
 
 def _draft_spec(sb: Storyboard, spec: M.ModelSpec, mode: str, refs) -> M.ModelSpec:
@@ -263,6 +331,10 @@ def _draft_spec(sb: Storyboard, spec: M.ModelSpec, mode: str, refs) -> M.ModelSp
         fast = M.resolve_model(spec.fast_variant, sb.models)
     except (M.UnknownModel, KeyError):
         return spec
+    if spec.id in M.RAW_IDS:       # keep the user's style: a host id gets that host's fast id
+        raw = M.host_model_id(fast, M.RAW_IDS[spec.id][0], mode)
+        if raw is not None:
+            fast = M.resolve_model(raw, sb.models)
     if mode not in fast.modes:
         return spec
     if refs is not None and (len(refs.images) > fast.max_reference_images
@@ -273,7 +345,7 @@ def _draft_spec(sb: Storyboard, spec: M.ModelSpec, mode: str, refs) -> M.ModelSp
 
 
 def _plan_shot(sb: Storyboard, i: int, q: int, pos: int, prev: PlannedShot | None, *,
-               is_last: bool, draft: bool, prices: Mapping[str, float]) -> PlannedShot:
+               is_last: bool, draft: bool, prices: Mapping[str, float], host: str) -> PlannedShot:
     shot = sb.shots[i]
     eff = lambda name: sb.effective(shot, name)  # noqa: E731
     spec = sb.model_spec(shot)
@@ -324,33 +396,35 @@ def _plan_shot(sb: Storyboard, i: int, q: int, pos: int, prev: PlannedShot | Non
         else:
             seconds = float(duration)
         frames = M.frames_for_duration(int(seconds))
-    est_tokens = width * height * (frames - 1) // 1024   # = W*H*24*d/1024 (documented formula)
-
-    refs = shot.references
-    references = {"images": [sb.resolve_media(r) for r in refs.images],
-                  "videos": [sb.resolve_media(r) for r in refs.videos],
-                  "audio": [sb.resolve_media(r) for r in refs.audio]} if refs else {}
-    with_video = bool(refs and refs.videos)
-    price = prices.get(spec.id)
-    if price is None:
-        price = spec.price(with_video_input=with_video)
-    if with_video:
-        notes.append("reference videos are billed as input seconds too (not counted: their "
-                     "length is not fetched)")
-    service_tier = eff("service_tier") or "default"
-    est_cost = None
-    if price is not None:
-        est_cost = est_tokens / 1e6 * price
-        if service_tier == "flex":
-            est_cost *= FLEX_PRICE_FACTOR
-    if draft_param:
-        notes.append("1.5 pro draft clips may be billed at a reduced token rate (not applied)")
 
     generate_audio = eff("generate_audio")
     if spec.audio:
         generate_audio = spec.audio_default if generate_audio is None else generate_audio
     else:
         generate_audio = None if generate_audio is None else False
+    refs = shot.references
+    references = {"images": [sb.resolve_media(r) for r in refs.images],
+                  "videos": [sb.resolve_media(r) for r in refs.videos],
+                  "audio": [sb.resolve_media(r) for r in refs.audio]} if refs else {}
+    with_video = bool(refs and refs.videos)
+    if with_video:
+        notes.append("reference videos are billed as input seconds too (not counted: their "
+                     "length is not fetched; the model's minimum for video input is applied)")
+    service_tier = eff("service_tier") or "default"
+    audio = bool(generate_audio)
+    est_tokens = M.usage_tokens(width, height, Fraction(frames - 1, M.FPS), spec=spec,
+                                audio=audio, draft=draft_param, video_input=with_video)
+    if draft_param:
+        notes.append(f"draft clips are billed x{spec.draft_factor(audio):g} tokens "
+                     f"({'with' if audio else 'without'} audio)")
+    price = _price(spec, host, prices, resolution=resolution, audio=audio, tier=service_tier,
+                   video_input=with_video, draft=draft_param)
+    est_cost = None if price is None else est_tokens * price.per_mtok / 1e6
+    if request_ratio == "adaptive" and spec.ratios_for(mode) == ("adaptive",):
+        notes.append(f"{spec.id} {mode.replace('_', '-')} shots are sent with ratio adaptive "
+                     "(the model requires it; the clip takes the first frame's aspect)")
+    host_model = M.host_model_id(spec, host, mode)
+
     chained_from = prev.id if (prev is not None and not sb.starts_sequence(i)) else None
     return PlannedShot(
         id=shot.id, name=shot.name or shot.id, index=i, sequence=q, position=pos,
@@ -363,7 +437,28 @@ def _plan_shot(sb: Storyboard, i: int, q: int, pos: int, prev: PlannedShot | Non
         watermark=bool(eff("watermark")), service_tier=service_tier,
         image=image, last_image=sb.resolve_media(shot.last_image) if shot.last_image else None,
         references=references, return_last_frame=not is_last and not draft_param,
-        est_tokens=est_tokens, est_cost=est_cost, price_per_mtok=price, seconds=seconds,
+        est_tokens=est_tokens, est_cost=est_cost,
+        price_per_mtok=None if price is None else price.per_mtok, seconds=seconds,
         frames_param=frames_param, draft_param=draft_param, duration_auto=duration_auto,
-        transition=sb.transition_for(i),
-        est_wall_seconds=spec.seconds_per_output_second * seconds, notes=notes)
+        transition=_transition(sb, i),
+        est_wall_seconds=spec.seconds_per_output_second * seconds, notes=notes, host=host,
+        host_model=host_model, currency=M.host_currency(host), price=price)
+
+
+def _price(spec: M.ModelSpec, host: str, overrides: Mapping[str, float], *, resolution: str,
+           audio: bool, tier: str, video_input: bool, draft: bool) -> M.Price | None:
+    """The user's price (by the name the storyboard uses, or the neutral name) beats the table's."""
+    for name in (spec.id, spec.neutral):
+        if name and name in overrides:
+            per = float(overrides[name])
+            if tier == "flex":
+                listed = M.price_for(spec, host, resolution=resolution, audio=audio, tier="default",
+                                     video_input=video_input, draft=draft)
+                flexed = M.price_for(spec, host, resolution=resolution, audio=audio, tier="flex",
+                                     video_input=video_input, draft=draft)
+                per *= (flexed.per_mtok / listed.per_mtok) if (listed and flexed) \
+                    else FLEX_PRICE_FACTOR
+            return M.Price(per_mtok=per, currency=M.host_currency(host), as_of="",
+                           source="user override (pricing: / --price)")
+    return M.price_for(spec, host, resolution=resolution, audio=audio, tier=tier,
+                       video_input=video_input, draft=draft)

@@ -20,12 +20,13 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, Str
 from pydantic_core import PydanticCustomError
 
 from . import models as M
+from . import transitions as T
 from .errors import Problem, ValidationError
 from .storyboard_yaml import Positions, load_yaml
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-TRANSITION_RE = re.compile(r"^(cut|(crossfade|fade):(\d+(\.\d+)?))$")
 SCHEMA_FILE = "storyboard.schema.json"
+_TRANSITION_TEXT = (f"cut | crossfade:SEC | fade:SEC, {T.MIN_SECONDS:g} < SEC <= {T.MAX_SECONDS:g}")
 
 # fields a shot inherits from ``defaults`` (and ``model`` from the top level)
 SHOT_FIELD_NAMES = ("model", "resolution", "ratio", "duration", "frames", "generate_audio",
@@ -107,7 +108,8 @@ class Shot(ShotFields):
     cut: StrictBool = Field(False, description="Start a new sequence: do not chain from the "
                             "previous shot's last frame.")
     transition: Optional[StrictStr] = Field(None, description="How this shot is entered at a cut: "
-                                            "cut | crossfade:SEC | fade:SEC.")
+                                            f"{_TRANSITION_TEXT}.",
+                                            json_schema_extra=T.schema_extra())
 
 
 class Output(_Strict):
@@ -141,8 +143,8 @@ class Storyboard(_Strict):
     drift_guard: Literal["off", "report", "match"] = Field(
         "report", description="Colour drift across chained shots: off, report, or match "
         "(correct clips before assembly).")
-    transition: StrictStr = Field("cut", description="Default transition at every cut: cut | "
-                                  "crossfade:SEC | fade:SEC.")
+    transition: StrictStr = Field("cut", description="Default transition at every cut: "
+                                  f"{_TRANSITION_TEXT}.", json_schema_extra=T.schema_extra())
 
     _source: Optional[Path] = PrivateAttr(None)
     _base_dir: Optional[Path] = PrivateAttr(None)
@@ -235,21 +237,16 @@ def is_url(ref: str) -> bool:
     return ref.startswith(("http://", "https://", "data:", "asset://"))
 
 
-def parse_transition(text: str) -> tuple[str, float]:
-    """``"crossfade:0.5"`` -> ``("crossfade", 0.5)``; ``"cut"`` -> ``("cut", 0.0)``."""
-    m = TRANSITION_RE.match(text.strip())
-    if not m:
-        raise ValueError(text)
-    return (m.group(2), float(m.group(3))) if m.group(2) else ("cut", 0.0)
-
-
 def default_shot_id(index: int, count: int) -> str:
     return f"shot-{index + 1:0{max(2, len(str(count)))}d}"
 
 
 # ---- loading --------------------------------------------------------------------------------
-def load_storyboard(path: str | Path, *, check_media: bool = True) -> Storyboard:
-    """Read and validate a storyboard; raise ValidationError listing every problem."""
+def load_storyboard(path: str | Path, *, check_media: bool = True,
+                    host: str | None = None) -> Storyboard:
+    """Read and validate a storyboard; raise ValidationError listing every problem. With ``host``
+    (ark, byteplus, fal, replicate; emulator = ark) a model or mode that host does not offer is a
+    problem too, naming the host."""
     from .storyboard_rules import check_storyboard, pydantic_problems
 
     path = Path(path)
@@ -292,7 +289,7 @@ def load_storyboard(path: str | Path, *, check_media: bool = True) -> Storyboard
     # that held them (e.g. "references is empty" after a misspelt `image:` inside it)
     parents = {re.split(r"\.(?=[^.\[]*$)", s)[0] for s in schema_paths if "." in s}
     parents = {q for q in parents if not q.endswith("]")}
-    for p in check_storyboard(sb, file, check_media=check_media):
+    for p in check_storyboard(sb, file, check_media=check_media, host=host):
         if p.path in parents or any(p.path == s or p.path.startswith((s + ".", s + "["))
                                     for s in schema_paths):
             continue

@@ -18,14 +18,16 @@ from pydantic import ValidationError as PydanticValidationError
 
 from . import models as M
 from .errors import Problem
-from .storyboard import (ID_RE, SHOT_FIELD_NAMES, Shot, Storyboard, is_url, parse_transition)
+from .storyboard import ID_RE, SHOT_FIELD_NAMES, Shot, Storyboard, is_url
+from .transitions import TransitionError, parse_transition
 from .storyboard_media import (MediaError, audio_problems, base64_size, image_info,
                                image_problems)
 from .storyboard_yaml import Positions, format_path
 
+_KNOWN = M.known_names()     # neutral names, then every host's raw ids
+
 OUTPUT_SUFFIXES = (".mp4", ".mov", ".mkv")
 OUTPUT_PART_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
-SEED_MIN, SEED_MAX = -1, 2147483647
 
 
 def did_you_mean(word: Any, candidates) -> str:
@@ -153,7 +155,9 @@ class _Checker:
         return self.problems
 
 
-def check_storyboard(sb: Storyboard, file: str, *, check_media: bool = True) -> list[Problem]:
+def check_storyboard(sb: Storyboard, file: str, *, check_media: bool = True,
+                     host: str | None = None) -> list[Problem]:
+    """Every problem of ``sb``; with ``host``, also what that host does not offer."""
     c = _Checker(sb, file, check_media)
     _check_top(c)
     _check_ids(c)
@@ -163,6 +167,8 @@ def check_storyboard(sb: Storyboard, file: str, *, check_media: bool = True) -> 
         if specs[i] is not None:
             _check_params(c, i, shot, specs[i])
             _check_media(c, i, shot, specs[i])
+            if host is not None:
+                _check_host(c, i, shot, specs[i], host)
     _check_transitions(c, specs)
     return c.flush()
 
@@ -176,15 +182,15 @@ def _check_top(c: _Checker) -> None:
             c.add(("output", "file"), problem)
     for mid, ov in sb.models.items():
         base = ov.get("like")
-        if base is not None and base not in M.MODELS:
-            c.add(("models", mid, "like"), f"unknown model '{base}'{did_you_mean(base, M.MODELS)}:"
-                  " `like` must name a known model (" + ", ".join(M.MODELS) + ")")
+        if base is not None and base not in _KNOWN:
+            c.add(("models", mid, "like"), f"unknown model '{base}'{did_you_mean(base, _KNOWN)}:"
+                  " `like` must name a known model (" + ", ".join(M.MODELS) + ", or a host's id)")
             continue
-        if base is None and mid not in M.MODELS:
+        if base is None and mid not in _KNOWN:
             c.add(("models", mid), f"'{mid}' is not a known model: add `like: <known model id>` "
                   "to say which model it behaves like", at_key=True)
             continue
-        template = M.MODELS[base or mid]
+        template = M.resolve_model(base or mid)
         for key, value in ov.items():
             if key == "like":
                 continue
@@ -195,16 +201,15 @@ def _check_top(c: _Checker) -> None:
             want = getattr(template, key)
             if not _same_kind(want, value):
                 c.add(("models", mid, key), f"expected {_kind_name(want)}, got {_show(value)}")
-    known = set(M.MODELS) | set(sb.models)
+    known = set(_KNOWN) | set(sb.models)
     for mid in sb.pricing:
         if mid not in known:
             c.add(("pricing", mid), f"unknown model '{mid}'{did_you_mean(mid, known)}",
                   at_key=True)
     try:
         parse_transition(sb.transition)
-    except ValueError:
-        c.add(("transition",), f"{_show(sb.transition)} is not a transition: use cut, "
-              "crossfade:SEC or fade:SEC (e.g. crossfade:0.5)")
+    except TransitionError as exc:
+        c.add(("transition",), exc.reason)
 
 
 def _same_kind(template: Any, value: Any) -> bool:
@@ -282,8 +287,8 @@ def _spec(c: _Checker, i: int) -> M.ModelSpec | None:
     except M.UnknownModel:
         if mid in c.sb.models:
             return None  # its override is broken: reported by _check_top
-        c.field(i, "model", f"unknown model '{mid}'{did_you_mean(mid, M.MODELS)}; known: "
-                + ", ".join(M.MODELS) + f". To use a new model id add models: {{{mid}: "
+        c.field(i, "model", f"unknown model '{mid}'{did_you_mean(mid, _KNOWN)}; known: "
+                + ", ".join(M.MODELS) + f" (or a host's own id). To use a new model id add models: {{{mid}: "
                 "{like: <known model id>}}")
     except (KeyError, TypeError, ValueError):
         pass  # bad override, reported by _check_top
@@ -291,6 +296,7 @@ def _spec(c: _Checker, i: int) -> M.ModelSpec | None:
 
 
 def _models_with(attr: str, family: str | None = None) -> str:
+    """Neutral names of the models whose ``attr`` is set (same family first, if any)."""
     names = [m.id for m in M.MODELS.values() if getattr(m, attr)]
     same = [n for n in names if M.MODELS[n].family == family]
     return ", ".join(same or names)
@@ -339,95 +345,92 @@ def _check_structure(c: _Checker, i: int, shot: Shot, specs: list) -> None:
         _check_reference_counts(c, i, refs, spec)
 
 
+def _check_host(c: _Checker, i: int, shot: Shot, spec: M.ModelSpec, host: str) -> None:
+    res = c.sb.effective(shot, "resolution") or spec.default_resolution
+    problem = M.host_problem(spec, host, c.sb.mode(i), res)
+    if problem is not None:
+        c.field(i, "model", problem)
+
+
 def _check_reference_counts(c: _Checker, i: int, refs, spec: M.ModelSpec) -> None:
     base = ("shots", i, "references")
     if not (refs.images or refs.videos or refs.audio):
         c.add(base, "is empty: give at least one reference image or video")
         return
-    for kind, items, limit in (("images", refs.images, spec.max_reference_images),
-                               ("videos", refs.videos, spec.max_reference_videos),
-                               ("audio", refs.audio, spec.max_reference_audio)):
-        if not items:
-            continue
-        noun = {"images": "reference images", "videos": "reference videos",
-                "audio": "reference audio"}[kind]
-        if limit == 0:
-            c.add(base + (kind,), f"{spec.id} does not accept {noun} (models that do: "
-                  f"{_models_with('max_reference_' + ('audio' if kind == 'audio' else kind), spec.family)})")
-        elif len(items) > limit:
-            c.add(base + (kind,), f"{len(items)} {noun}; {spec.id} accepts at most {limit}")
-    if refs.audio and not (refs.images or refs.videos) and spec.max_reference_audio:
-        c.add(base + ("audio",), f"reference audio alone is not allowed on {spec.id}: add at "
-              "least one reference image or video")
+    for v in M.check_request(spec, "references", {}, n_images=len(refs.images),
+                             n_videos=len(refs.videos), n_audio=len(refs.audio)):
+        kind = v.field.partition(".")[2]
+        msg = v.message
+        if v.rule == "count" and msg.endswith(("does not accept reference images",
+                                               "does not accept reference videos",
+                                               "does not accept reference audio")):
+            attr = "max_reference_" + kind
+            msg += f" (models that do: {_models_with(attr, spec.family)})"
+        c.add(base + ((kind,) if kind else ()), msg)
 
 
 def _check_params(c: _Checker, i: int, shot: Shot, spec: M.ModelSpec) -> None:
+    """The shot's settings against its model, by the table's rules (chainer.models.rules): the
+    values are what the planner would send."""
     sb = c.sb
     eff = {name: sb.effective(shot, name) for name in SHOT_FIELD_NAMES}
     mode = sb.mode(i)
     if eff["generate_audio"] and not spec.audio:
+        # Ark accepts the field on silent models and ignores it: refused here because the user
+        # asked for sound they would not get
         c.field(i, "generate_audio", f"true is not supported by {spec.id} (it makes silent video):"
                 f" set generate_audio: false, or use a model with audio ({_models_with('audio')})")
-    if eff["seed"] is not None:
-        if not spec.seed:
-            c.field(i, "seed", f"seed is not supported by {spec.id}: remove it")
-        elif not SEED_MIN <= eff["seed"] <= SEED_MAX:
-            c.field(i, "seed", f"{eff['seed']} is out of range {SEED_MIN}..{SEED_MAX}")
-    if eff["camera_fixed"]:
-        if not spec.camera_fixed:
-            c.field(i, "camera_fixed", f"camera_fixed is not supported by {spec.id}: remove it")
-        elif mode == "references" and not spec.camera_fixed_with_references:
-            c.field(i, "camera_fixed", f"camera_fixed is not supported with reference images on "
-                    f"{spec.id}: remove it")
-    if eff["draft"]:
-        if not spec.draft:
-            c.field(i, "draft", f"draft is not supported by {spec.id} (only "
-                    f"{_models_with('draft')})")
-        else:
-            if eff["resolution"] not in (None, "480p"):
-                c.field(i, "resolution", f"{eff['resolution']} with draft: true; draft clips are "
-                        "always 480p: set resolution: 480p or remove draft")
-            if eff["service_tier"] == "flex":
-                c.field(i, "service_tier", "flex cannot be used with draft: true")
-    if eff["service_tier"] == "flex" and not spec.flex:
-        c.field(i, "service_tier", f"flex is not supported by {spec.id}: remove service_tier or "
-                "use default")
-    d = eff["duration"]
-    if d is not None and not spec.duration_ok(d):
-        extra = " (or -1: the model chooses)" if spec.auto_duration else ""
-        c.field(i, "duration", f"{d} is out of range {spec.min_duration}..{spec.max_duration} for "
-                f"{spec.id}{extra}")
+    sent = {"resolution": eff["resolution"], "ratio": eff["ratio"], "duration": eff["duration"],
+            "generate_audio": eff["generate_audio"],
+            "frames": eff["frames"], "seed": eff["seed"],
+            "camera_fixed": True if eff["camera_fixed"] else None,
+            "service_tier": eff["service_tier"] if eff["service_tier"] != "default" else None,
+            "draft": True if eff["draft"] else None}
+    if eff["draft"] and spec.draft and sent["resolution"] is None:
+        sent["resolution"] = spec.draft_resolutions[0]
+    for v in M.check_request(spec, mode, sent):
+        field = v.field
+        if field not in SHOT_FIELD_NAMES or field == "generate_audio":
+            continue                    # mode / reference / audio problems are reported elsewhere
+        msg = v.message
+        if v.rule == "rejected":
+            msg = f"{field} is not supported by {spec.id}: remove it"
+            if field == "draft":
+                msg = f"draft is not supported by {spec.id} (only {_models_with('draft')})"
+            elif field == "service_tier":
+                msg = (f"{eff['service_tier']} is not supported by {spec.id}: remove service_tier or "
+                       "use default")
+            elif field == "frames":
+                msg = (f"frames is not supported by {spec.id} (1.0 models only): use duration "
+                       f"({spec.allowed_durations()} s)")
+        elif field == "service_tier" and eff["service_tier"] == "flex" and not spec.flex:
+            msg = f"flex is not supported by {spec.id}: remove service_tier or use default"
+        elif field == "resolution" and eff["draft"] and v.rule == "combination":
+            msg = (f"{eff['resolution']} with draft: true; draft clips are always "
+                   f"{spec.draft_resolutions[0]}: set resolution: {spec.draft_resolutions[0]} "
+                   "or remove draft")
+        elif field == "resolution" and v.rule == "value" and \
+                str(eff["resolution"]).lower() not in M.RESOLUTIONS:
+            res = eff["resolution"]
+            msg = (f"{_show(res)} is not a resolution{did_you_mean(res, M.RESOLUTIONS)}: use one "
+                   f"of {', '.join(spec.resolutions)}")
+        elif field == "ratio" and v.rule == "value":
+            msg = (f"{_show(eff['ratio'])} is not a ratio{_ratio_hint(eff['ratio'])}: use one of "
+                   + ", ".join(M.RATIOS_WITH_ADAPTIVE))
+        elif field == "ratio" and v.rule == "combination":
+            msg += (f" (Ark answers 400 {v.code}): remove ratio or set adaptive"
+                    if spec.ratios_for(mode) == ("adaptive",) else "")
+        c.field(i, field, msg)
     f = eff["frames"]
-    if f is not None:
-        if not spec.frames:
-            c.field(i, "frames", f"frames is not supported by {spec.id} (1.0 models only): use "
-                    f"duration ({spec.allowed_durations()} s)")
-        elif not M.frames_valid(f):
-            c.field(i, "frames", f"{f} is not a valid frame count: use 25+4n in "
-                    f"{M.FRAMES_MIN}..{M.FRAMES_MAX} (e.g. 121 = 5 s)")
-        if shot.frames is not None and shot.duration is not None:
-            c.add(("shots", i, "frames"), "give duration or frames, not both")
+    if f is not None and shot.frames is not None and shot.duration is not None:
+        c.add(("shots", i, "frames"), "give duration or frames, not both")
     res = eff["resolution"]
-    if res is not None:
-        if res not in M.RESOLUTIONS:
-            c.field(i, "resolution", f"{_show(res)} is not a resolution"
-                    f"{did_you_mean(res, M.RESOLUTIONS)}: use one of {', '.join(spec.resolutions)}")
-        elif res not in spec.resolutions:
-            c.field(i, "resolution", f"{res} is not available on {spec.id} (allowed: "
-                    f"{', '.join(spec.resolutions)})")
-        elif mode == "references" and spec.reference_resolutions and \
-                res not in spec.reference_resolutions:
-            c.field(i, "resolution", f"{res} is not available with reference images on {spec.id} "
-                    f"(allowed: {', '.join(spec.reference_resolutions)})")
-    elif mode == "references" and spec.reference_resolutions and \
+    if res is None and mode == "references" and spec.reference_resolutions and \
             spec.default_resolution not in spec.reference_resolutions:
         c.add(("shots", i), f"{spec.id}'s default resolution {spec.default_resolution} is not "
               f"available with reference images: set resolution ({', '.join(spec.reference_resolutions)})")
     ratio = eff["ratio"]
-    if ratio is not None and ratio not in M.RATIOS_WITH_ADAPTIVE:
-        c.field(i, "ratio", f"{_show(ratio)} is not a ratio{_ratio_hint(ratio)}: use "
-                "one of " + ", ".join(M.RATIOS_WITH_ADAPTIVE))
-    elif ratio not in (None, "adaptive") and not sb.starts_sequence(i):
+    if ratio in M.RATIOS and not sb.starts_sequence(i):
         prev = sb.effective(sb.shots[i - 1], "ratio")
         if prev not in (None, "adaptive") and prev != ratio:
             c.field(i, "ratio", f"{ratio} differs from shots[{i - 1}]'s {prev}: shots[{i}] "
@@ -505,20 +508,23 @@ def _duration_floor(c: _Checker, i: int, spec: M.ModelSpec | None) -> float | No
     return float(spec.min_duration) if d == -1 else float(d)
 
 
+def _kind_sec(t) -> tuple[str, float]:
+    return t.kind, t.seconds
+
+
 def _check_transitions(c: _Checker, specs: list) -> None:
     sb = c.sb
     try:
-        default_kind, default_sec = parse_transition(sb.transition)
-    except ValueError:
-        default_kind, default_sec = "cut", 0.0
+        default = parse_transition(sb.transition)
+    except TransitionError:
+        default = parse_transition("cut")      # already reported by the top-level check
     for i, shot in enumerate(sb.shots):
         own = shot.transition
         if own is not None:
             try:
-                kind, sec = parse_transition(own)
-            except ValueError:
-                c.add(("shots", i, "transition"), f"{_show(own)} is not a transition: use cut, "
-                      "crossfade:SEC or fade:SEC (e.g. crossfade:0.5)")
+                kind, sec = _kind_sec(parse_transition(own))
+            except TransitionError as exc:
+                c.add(("shots", i, "transition"), exc.reason)
                 continue
             if i > 0 and not sb.starts_sequence(i):
                 c.add(("shots", i, "transition"), f"shots[{i}] chains seamlessly from "
@@ -530,13 +536,10 @@ def _check_transitions(c: _Checker, specs: list) -> None:
                 continue
             path = ("shots", i, "transition")
         elif i > 0 and sb.starts_sequence(i):
-            kind, sec, path = default_kind, default_sec, ("transition",)
+            (kind, sec), path = _kind_sec(default), ("transition",)
         else:
             continue
         if kind == "cut":
-            continue
-        if sec <= 0:
-            c.add(path, f"{kind} needs a length above 0 s")
             continue
         durs = [_duration_floor(c, i, specs[i])]
         if kind == "crossfade":

@@ -20,11 +20,15 @@ PRO_10 = "doubao-seedance-1-0-pro-250528"
 PRO_15 = "doubao-seedance-1-5-pro-251215"
 V20 = "doubao-seedance-2-0-260128"
 V20_FAST = "doubao-seedance-2-0-fast-260128"
+V20_MINI = "doubao-seedance-2-0-mini-260615"
+V25 = "doubao-seedance-2-5-260628"
 TASK_ID_RE = re.compile(r"^cgt-\d{14}-[a-z0-9]{5}$")
 
 # ark-api.md s5: key sets per status.
-BASE_KEYS = {"id", "model", "status", "created_at", "updated_at"}
-V2_ECHO = {"service_tier", "execution_expires_after", "generate_audio", "draft"}
+# every model echoes service_tier, execution_expires_after, priority, output_format (2026, TS-BP)
+BASE_KEYS = {"id", "model", "status", "created_at", "updated_at", "service_tier",
+             "execution_expires_after", "priority", "output_format"}
+V2_ECHO = {"generate_audio", "draft"}
 SUCCESS_KEYS = {"content", "usage", "seed", "resolution", "ratio", "framespersecond"}
 ERROR_KEYS = {"code", "message", "param", "type"}
 

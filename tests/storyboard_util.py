@@ -18,6 +18,8 @@ PROFAST = "doubao-seedance-1-0-pro-fast-251015"
 LITE_T2V = "doubao-seedance-1-0-lite-t2v-250428"
 LITE_I2V = "doubao-seedance-1-0-lite-i2v-250428"
 P15 = "doubao-seedance-1-5-pro-251215"
+MINI = "doubao-seedance-2-0-mini-260615"
+V25 = "doubao-seedance-2-5-260628"
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "storyboards"

@@ -47,8 +47,8 @@ def test_plan_table_and_totals():
     res = cli("plan", str(EXAMPLES / "demo.yaml"))
     assert res.exit_code == 0, res.output
     out = res.stdout
-    assert "864×496" in out and "40,176" in out and "1.85" in out
-    assert "Total: 4 paid tasks, 16 s of video, 160,704 est tokens, est cost 7.39 CNY" in out
+    assert "864×496" in out and "40,594" in out and "1.87" in out
+    assert "Total: 4 paid tasks, 16 s of video, 162,376 est tokens, est cost 7.47 CNY" in out
     assert "Critical path: sequence 1 (3 shots, 12 s of video" in out
 
 
@@ -60,13 +60,13 @@ def test_plan_unknown_price_and_flag(tmp_path):
           - prompt: a
             resolution: 720p
         """)
-    res = cli("plan", str(path))
+    res = cli("plan", "--provider", "replicate", str(path))     # no Replicate prices known
     assert res.exit_code == 0
-    assert "est cost unknown CNY" in res.stdout and f"price unknown for {lite}" in res.stdout
-    res = cli("plan", "--json", "--price", f"{lite}=20", str(path))
+    assert f"est cost unknown (price unknown for {lite})" in res.stdout
+    res = cli("plan", "--json", "--provider", "replicate", "--price", f"{lite}=20", str(path))
     data = json.loads(res.stdout)
-    assert data["totals"]["est_tokens"] == 102_960
-    assert data["totals"]["est_cost"] == round(102_960 / 1e6 * 20, 4)
+    assert data["totals"]["est_tokens"] == 103_818 and data["totals"]["currency"] == "USD"
+    assert data["totals"]["est_cost"] == round(103_818 / 1e6 * 20, 4)
     assert data["totals"]["cost_complete"] is True
 
 
@@ -83,7 +83,7 @@ def test_plan_json_draft():
     assert data["draft"] is True
     assert {s["model"] for s in data["shots"]} == {"doubao-seedance-2-0-fast-260128"}
     assert {s["resolution"] for s in data["shots"]} == {"480p"}
-    assert data["totals"]["cost_complete"] is False      # 2.0 fast price is not published
+    assert data["totals"]["cost_complete"] is True       # 2.0 fast: 37 CNY (issue 12)
 
 
 def test_plan_invalid_storyboard_exits_2():

@@ -12,7 +12,7 @@ from chainer.emulator import Emulator, FaultConfig, OffsetClock
 from chainer.emulator.faults import FaultInjector
 from chainer.errors import InputError
 from emulator_util import (BASE_KEYS, ERROR_KEYS, LITE_I2V, LITE_T2V, PRO_10, PRO_15, SUCCESS_KEYS,
-                           TASK_ID_RE, TASKS, V2_ECHO, V20, V20_FAST, CallbackReceiver, client,
+                           TASK_ID_RE, TASKS, V2_ECHO, V20, V20_FAST, V20_MINI, V25, CallbackReceiver, client,
                            create, data_url, fast_cfg, image, t2v_body, wait_status, wait_until)
 
 
@@ -81,7 +81,7 @@ def test_v1_task_lifecycle_bodies(emu, c):
     assert done["status"] == "succeeded"
     assert set(done) == BASE_KEYS | SUCCESS_KEYS | {"duration"}
     assert set(done["content"]) == {"video_url", "last_frame_url"}
-    w, h = models.MODELS[LITE_T2V].pixels("480p", "16:9")
+    w, h = models.resolve_model(LITE_T2V).pixels("480p", "16:9")
     tokens = models.billed_tokens(w, h, 49)
     assert done["usage"] == {"completion_tokens": tokens, "total_tokens": tokens}
     assert (done["seed"], done["resolution"], done["ratio"], done["duration"], done["framespersecond"]) == \
@@ -115,7 +115,7 @@ def test_text_commands_and_long_forms(emu, c):
                      "a cat yawns --rs 480p --rt 1:1 --dur 3 --fps 24 --seed 11 --cf true --wm false"}]})
     done = wait_status(c, tid)
     assert (done["resolution"], done["ratio"], done["duration"], done["seed"]) == ("480p", "1:1", 3, 11)
-    w, h = models.MODELS[PRO_10].pixels("480p", "1:1")
+    w, h = models.resolve_model(PRO_10).pixels("480p", "1:1")
     assert done["usage"]["completion_tokens"] == models.billed_tokens(w, h, 73)
     tid = create(c, {"model": PRO_10, "content": [{"type": "text", "text":
                      "a dog --resolution 480p --ratio 9:16 --frames 29 --seed 3 --camerafixed false --watermark true"}]})
@@ -128,6 +128,8 @@ def test_text_commands_and_long_forms(emu, c):
                  "InvalidParameter", "duration")
     assert_error(c.post(TASKS, json=t2v_body(PRO_10, "x --fps 30")), 400, "InvalidParameter", "framespersecond")
 
+
+PROFAST = "doubao-seedance-1-0-pro-fast-251015"
 
 # ---- validation errors ---------------------------------------------------------------------------
 
@@ -146,8 +148,24 @@ TINY = None
     (t2v_body(V20_FAST, resolution="1080p"), 400, "InvalidParameter", "resolution"),
     (t2v_body(V20, service_tier="flex"), 400, "InvalidParameter", "service_tier"),
     (t2v_body(execution_expires_after=100), 400, "InvalidParameter", "execution_expires_after"),
-    (t2v_body(seed=2 ** 31), 400, "InvalidParameter", "seed"),
-    (t2v_body(V20, seed=5), 400, "InvalidParameter", "seed"),
+    (t2v_body(seed=2 ** 32), 400, "InvalidParameter", "seed"),          # [-1, 2^32-1]
+    (t2v_body(V25, seed=5), 400, "InvalidParameter", "seed"),           # 2.5: no seed
+    (t2v_body(V20, service_tier="default"), 400, "InvalidParameter", "service_tier"),   # 2.x
+    (t2v_body(PRO_10, ratio="adaptive"), 400, "InvalidParameter", "ratio"),  # 1.0 pro t2v
+    (t2v_body(PRO_15, priority=0), 400, "InvalidParameter", "priority"),     # 1.5 pro rejects it
+    (t2v_body(V20, priority=10), 400, "InvalidParameter", "priority"),
+    (t2v_body(V20, camera_fixed=False), 400, "InvalidParameter", "camera_fixed"),   # any value
+    (t2v_body(V20, draft=False), 400, "InvalidParameter", "draft"),
+    (t2v_body(V25, output_format="avi"), 400, "InvalidParameter", "output_format"),
+    (t2v_body(V20, output_format="mp4"), 400, "InvalidParameter", "output_format"),
+    (t2v_body(V25, omni_reference_task_type="edit"), 400, "InvalidParameter.TaskTypeConstraint",
+     "omni_reference_task_type"),
+    (t2v_body(V25, duration=31), 400, "InvalidParameter", "duration"),
+    (t2v_body(V20_MINI, resolution="1080p"), 400, "InvalidParameter", "resolution"),
+    (t2v_body(V20_FAST, resolution="4k"), 400, "InvalidParameter", "resolution"),
+    (t2v_body(PRO_15, execution_expires_after=100), 400, "InvalidParameter", "execution_expires_after"),
+    (t2v_body("seedance-2.0"), 404, "InvalidEndpointOrModel.NotFound", "model"),   # neutral name
+    (t2v_body("dreamina-seedance-2-0-260128"), 404, "InvalidEndpointOrModel.NotFound", "model"),
     (t2v_body(generate_audio=True), 400, "InvalidParameter", "generate_audio"),
     (t2v_body(PRO_15, draft=True, resolution="720p"), 400, "InvalidParameter", "resolution"),
     (t2v_body(PRO_15, draft=True, return_last_frame=True), 400, "InvalidParameter", "return_last_frame"),
@@ -163,6 +181,26 @@ TINY = None
 ])
 def test_validation_errors(c, body, status, code, param):
     assert_error(c.post(TASKS, json=body), status, code, param)
+
+
+@pytest.mark.parametrize("body", [
+    t2v_body(V20, seed=5),                          # accepted (2.x may ignore it)
+    t2v_body(V20, seed=2 ** 32 - 1),
+    t2v_body(PRO_10, priority=3),                   # 1.0 accepts and ignores priority
+    t2v_body(PRO_10, resolution="480P"),            # case-insensitive
+    t2v_body(V20, resolution="4K", duration=4),
+    t2v_body(PROFAST, resolution="1080p"),
+    t2v_body(V20, execution_expires_after=100),     # no floor on the 2.0 family
+    t2v_body(V25, output_format="mov", omni_reference_task_type="auto"),
+    t2v_body(V25, duration=30, resolution="1080p"),
+    t2v_body(V25, duration=-1),
+    t2v_body(V20_MINI, resolution="720p", duration=15),
+    t2v_body(LITE_T2V, ratio="adaptive"),           # only 1.0 pro / pro-fast refuse it in t2v
+])
+def test_accepted_like_ark(queued_emu, body):
+    with client(queued_emu) as cq:            # stays queued: nothing heavy is rendered
+        r = cq.post(TASKS, json=body)
+    assert r.status_code == 200, r.text
 
 
 def test_content_item_rules(c):
@@ -214,8 +252,10 @@ def test_list_filters_and_pagination(queued_emu):
         assert r["items"][0]["id"] == a[-1]                      # newest first
         r2 = cq.get(TASKS, params={"filter.model": LITE_T2V, "page_size": 2, "page_num": 2}).json()
         assert {i["id"] for i in r["items"] + r2["items"]} >= set(a)
+        assert b.startswith("cgt-batch-") and not a[0].startswith("cgt-batch-")   # flex ids
+        # an unfiltered list hides flex tasks (filter.service_tier defaults to default)
         r = cq.get(TASKS, params=[("filter.task_ids", a[0]), ("filter.task_ids", b)]).json()
-        assert r["total"] == 2 and {i["id"] for i in r["items"]} == {a[0], b}
+        assert r["total"] == 1 and {i["id"] for i in r["items"]} == {a[0]}
         r = cq.get(TASKS, params={"filter.service_tier": "flex"}).json()
         assert [i["id"] for i in r["items"]] == [b]
         r = cq.get(TASKS, params={"filter.status": "queued", "filter.task_ids": a[1]}).json()

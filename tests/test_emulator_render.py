@@ -15,8 +15,8 @@ from chainer.emulator.render import RenderSpec, camera_from_prompt, iter_frames
 from chainer.media import ffmpeg, probe
 from emulator_util import LITE_I2V, LITE_T2V, V20, client, create, data_url, image, psnr, wait_status
 
-W1, H1 = models.MODELS[LITE_I2V].pixels("480p", "16:9")      # 864x480
-W2, H2 = models.MODELS[V20].pixels("480p", "16:9")           # 864x496
+W1, H1 = models.resolve_model(LITE_I2V).pixels("480p", "16:9")      # 864x480
+W2, H2 = models.resolve_model(V20).pixels("480p", "16:9")           # 864x496
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +162,7 @@ def test_t2v_static_camera_still_moves_and_frames_param(clips):
     rec = clips["t2v_static"]
     t = rec["task"]
     assert t["frames"] == 29 and "duration" not in t and isinstance(t["seed"], int)
-    w, h = models.MODELS[LITE_T2V].pixels("480p", "16:9")
+    w, h = models.resolve_model(LITE_T2V).pixels("480p", "16:9")
     frames = _frames(rec["mp4"], w, h)
     assert len(frames) == 29
     assert frames[0].std() > 10                                   # a drawn scene, not a flat colour
@@ -208,3 +208,45 @@ def test_camera_word_table():
     assert camera_from_prompt("tilt down to the river", False, 1).name == "tilt_down"
     assert camera_from_prompt("pan left", True, 1).name == "static"             # camera_fixed wins
     assert camera_from_prompt("a cat sleeps", False, 1).name == "gentle"
+
+
+def test_hevc_10bit_render(tmp_path):
+    """codec hevc10: 10-bit HEVC Main10 with every frame and the exact last frame as PNG."""
+    import av
+
+    from chainer.emulator.render import render_clip
+
+    spec = RenderSpec(width=640, height=352, n_frames=25, prompt="a lighthouse, pan left", seed=3,
+                      generate_audio=True, preset="ultrafast", codec="hevc10")
+    res = render_clip(spec, tmp_path / "c.mp4", tmp_path / "c.png")
+    v = probe.probe(res.video).video
+    assert (v.codec, v.pix_fmt, v.width, v.height) == ("hevc", "yuv420p10le", 640, 352)
+    with av.open(str(res.video)) as f:
+        stream = f.streams.video[0]
+        assert stream.codec_context.profile == "Main 10"
+        frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(stream)]
+    assert len(frames) == 25
+    assert psnr(frames[-1], np.asarray(Image.open(res.last_frame_png).convert("RGB"))) > 35
+
+
+def test_hevc_only_where_ark_delivers_it():
+    v25, v20 = models.resolve_model("seedance-2.5"), models.resolve_model("seedance-2.0")
+    assert [r for r in v25.resolutions if v25.is_hevc_10bit(r)] == ["1080p"]
+    assert [r for r in v20.resolutions if v20.is_hevc_10bit(r)] == ["4k"]
+    assert not any(models.resolve_model(m).hevc_10bit for m in models.MODELS
+                   if m not in ("seedance-2.0", "seedance-2.5"))
+
+
+@pytest.mark.slow
+def test_emulator_serves_2_5_1080p_as_10bit_hevc(tmp_path):
+    with Emulator(EmulatorConfig(latency=0, x264_preset="ultrafast")) as e, client(e) as c:
+        tid = create(c, {"model": "doubao-seedance-2-5-260628", "resolution": "1080p",
+                         "duration": 4, "ratio": "16:9", "generate_audio": False,
+                         "content": [{"type": "text", "text": "a harbour at dusk"}]})
+        done = wait_status(c, tid, timeout=240)
+        assert done["status"] == "succeeded", done
+        path = tmp_path / "c.mp4"
+        path.write_bytes(httpx.get(done["content"]["video_url"], trust_env=False).content)
+    v = probe.probe(path).video
+    assert (v.codec, v.pix_fmt, v.width, v.height) == ("hevc", "yuv420p10le", 1920, 1080)
+    assert len(probe.packets(path)) == 97

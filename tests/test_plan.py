@@ -1,4 +1,4 @@
-"""Plan: sequences, sizes against the pixel tables, the documented token formula, prices,
+"""Plan: sequences, sizes against the pixel tables, the billed token formula, prices,
 critical path and Ark request bodies."""
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def _no_none(obj) -> bool:
     return obj is not None
 
 
-def test_documented_formula_example(tmp_path):
-    # ark-api.md s11: 2.0 at 720p 16:9 for 5 s is 108,000 tokens; 46 CNY per million.
+def test_billed_formula_example(tmp_path):
+    # ark-api.md s11 / hosts-2026.md s4: 2.0 at 720p 16:9 for 5 s is billed 108,900 tokens (24*5+1
+    # frames); 46 CNY per million.
     path = write(tmp_path, f"""
         model: {V2}
         shots:
@@ -35,23 +36,23 @@ def test_documented_formula_example(tmp_path):
     plan = build_plan(path)
     s = plan.shots[0]
     assert (s.width, s.height, s.frames) == (1280, 720, 121)
-    assert s.est_tokens == 108_000 == M.documented_tokens(1280, 720, 5)
-    assert s.price_per_mtok == 46.0 and s.est_cost == pytest.approx(108_000 / 1e6 * 46)
-    assert plan.total_cost == pytest.approx(4.968) and plan.cost_complete
+    assert s.est_tokens == 108_900 == M.usage_tokens(1280, 720, 5)
+    assert s.price_per_mtok == 46.0 and s.est_cost == pytest.approx(108_900 / 1e6 * 46)
+    assert plan.total_cost == pytest.approx(5.0094) and plan.cost_complete
 
 
 def test_demo_plan_matches_pixel_table():
     plan = build_plan(EXAMPLES / "demo.yaml")
-    w, h = M.MODELS[V2].pixels("480p", "16:9")
+    w, h = M.resolve_model(V2).pixels("480p", "16:9")
     assert (w, h) == (864, 496)
     for s in plan.shots:
         assert (s.width, s.height, s.duration, s.frames) == (w, h, 4, 97)
-        assert s.est_tokens == w * h * 24 * 4 // 1024 == 40_176
+        assert s.est_tokens == w * h * 97 // 1024 == 40_594
     assert [[s.id for s in q.shots] for q in plan.sequences] == [
         ["sunrise", "glide", "porch"], ["fireplace"]]
     assert [s.chained_from for s in plan.shots] == [None, "sunrise", "glide", None]
     assert [s.return_last_frame for s in plan.shots] == [True, True, False, False]
-    assert plan.total_tokens == 4 * 40_176 and plan.paid_tasks == 4
+    assert plan.total_tokens == 4 * 40_594 and plan.paid_tasks == 4
     assert plan.critical_path.index == 0
     assert plan.shots[3].transition == "crossfade:0.5"
 
@@ -69,9 +70,9 @@ def test_sizes_and_tokens_per_model(tmp_path, model, res, ratio):
             duration: 5
         """)
     s = build_plan(path).shots[0]
-    table = M.PIXEL_TABLES[M.MODELS[model].pixel_table]
+    table = M.PIXEL_TABLES[M.resolve_model(model).pixel_table]
     assert (s.width, s.height) == table[res][ratio]
-    assert s.est_tokens == table[res][ratio][0] * table[res][ratio][1] * 24 * 5 // 1024
+    assert s.est_tokens == table[res][ratio][0] * table[res][ratio][1] * 121 // 1024
 
 
 def test_unknown_price_is_not_invented(tmp_path):
@@ -81,9 +82,9 @@ def test_unknown_price_is_not_invented(tmp_path):
           - prompt: a
             resolution: 720p
         """)
-    plan = build_plan(path)
+    plan = build_plan(path, host="replicate")          # no Replicate price in our sources
     s = plan.shots[0]
-    assert s.est_tokens == 102_960                      # 1248x704, 5 s, documented formula
+    assert s.est_tokens == 103_818                      # 1248x704, 5 s, 121 frames
     assert s.est_cost is None and s.price_per_mtok is None
     assert plan.total_cost is None and not plan.cost_complete
     assert plan.unpriced_models == [LITE_T2V]
@@ -107,7 +108,7 @@ def test_price_overrides_flag_beats_storyboard(tmp_path):
     assert [s.price_per_mtok for s in plan.shots] == [10, 50]
     plan = build_plan(path, pricing={V2: 40})
     assert [s.price_per_mtok for s in plan.shots] == [10, 40]
-    assert plan.total_cost == pytest.approx(102_960 / 1e6 * 10 + 108_000 / 1e6 * 40)
+    assert plan.total_cost == pytest.approx(103_818 / 1e6 * 10 + 108_900 / 1e6 * 40)
 
 
 def test_video_reference_price_and_mixed_totals(tmp_path):
@@ -123,9 +124,14 @@ def test_video_reference_price_and_mixed_totals(tmp_path):
         """)
     plan = build_plan(path)
     a, b = plan.shots
-    assert a.price_per_mtok == 28.0 and a.est_cost == pytest.approx(0.108 * 28)
-    assert b.est_cost is None and b.chained_from == a.id
-    assert plan.total_cost == pytest.approx(0.108 * 28) and not plan.cost_complete
+    # video input: 28 CNY and at least the 2.0 family's minimum, 1280*720*24*(5+4)/1024 tokens
+    assert a.price_per_mtok == 28.0 and a.est_tokens == 194_400
+    assert a.est_cost == pytest.approx(0.1944 * 28)
+    assert b.est_cost is not None and b.chained_from == a.id
+    plan = build_plan(path, host="replicate")
+    a, b = plan.shots
+    assert a.est_cost is None and b.est_cost is None and plan.total_cost is None
+    assert not plan.cost_complete and plan.cost_text().startswith("unknown (price unknown for ")
 
 
 def test_flex_is_half_price(tmp_path):
@@ -139,8 +145,8 @@ def test_flex_is_half_price(tmp_path):
             ratio: "16:9"
         """)
     s = build_plan(path).shots[0]
-    assert s.est_tokens == 864 * 480 * 24 * 5 // 1024
-    assert s.est_cost == pytest.approx(s.est_tokens / 1e6 * 15 * 0.5)
+    assert s.est_tokens == 864 * 480 * 121 // 1024
+    assert s.price_per_mtok == 7.5 and s.est_cost == pytest.approx(s.est_tokens / 1e6 * 15 * 0.5)
 
 
 def test_adaptive_ratio_resolution(tmp_path):
@@ -204,12 +210,12 @@ def test_frames_and_auto_duration(tmp_path):
         """)
     a, b = build_plan(path).shots
     assert (a.frames, a.frames_param, a.seconds, a.duration) == (57, 57, 56 / 24, 3)
-    assert a.est_tokens == 864 * 480 * 56 // 1024
+    assert a.est_tokens == 864 * 480 * 57 // 1024          # frames=57: 57 frames billed
     body = a.request_body()
     assert body["frames"] == 57 and "duration" not in body
     assert b.duration == -1 and b.duration_auto and b.seconds == 15
     assert b.request_body()["duration"] == -1
-    assert b.est_tokens == 864 * 496 * 24 * 15 // 1024
+    assert b.est_tokens == 864 * 496 * (24 * 15 + 1) // 1024
 
 
 def test_draft_uses_fast_variant_at_480p(tmp_path):
@@ -309,3 +315,119 @@ def test_to_dict_is_json():
     assert len(d["sequences"]) == 3 and d["shots"][0]["mode"] == "first_frame"
     assert d["shots"][0]["params"]["return_last_frame"] is True
     assert d["totals"]["est_tokens"] == sum(s["est_tokens"] for s in d["shots"])
+
+
+# issue 12 "True costs" (CNY per million tokens on Volcengine Ark): (model, resolution, extra
+# shot settings, expected price). One shot per model and resolution, plus audio/flex/video input.
+PRICE_TABLE = [
+    ("seedance-1.0-pro", "480p", {}, 15.0), ("seedance-1.0-pro", "720p", {}, 15.0),
+    ("seedance-1.0-pro", "1080p", {}, 15.0),
+    ("seedance-1.0-pro", "720p", {"service_tier": "flex"}, 7.5),
+    ("seedance-1.0-pro-fast", "480p", {}, 4.2), ("seedance-1.0-pro-fast", "1080p", {}, 4.2),
+    ("seedance-1.0-pro-fast", "720p", {"service_tier": "flex"}, 2.1),
+    ("seedance-1.0-lite", "480p", {}, 10.0), ("seedance-1.0-lite", "1080p", {}, 10.0),
+    ("seedance-1.0-lite", "720p", {"service_tier": "flex"}, 5.0),
+    ("seedance-1.5-pro", "480p", {}, 16.0), ("seedance-1.5-pro", "720p", {}, 16.0),
+    ("seedance-1.5-pro", "1080p", {}, 16.0),
+    ("seedance-1.5-pro", "720p", {"generate_audio": False}, 8.0),
+    ("seedance-1.5-pro", "720p", {"service_tier": "flex"}, 8.0),
+    ("seedance-1.5-pro", "720p", {"service_tier": "flex", "generate_audio": False}, 4.0),
+    ("seedance-2.0", "480p", {}, 46.0), ("seedance-2.0", "720p", {}, 46.0),
+    ("seedance-2.0", "1080p", {}, 51.0), ("seedance-2.0", "4k", {}, 26.0),
+    ("seedance-2.0", "720p", {"video": True}, 28.0), ("seedance-2.0", "1080p", {"video": True}, 31.0),
+    ("seedance-2.0", "4k", {"video": True}, 16.0),
+    ("seedance-2.0-fast", "480p", {}, 37.0), ("seedance-2.0-fast", "720p", {}, 37.0),
+    ("seedance-2.0-fast", "720p", {"video": True}, 22.0),
+    ("seedance-2.0-mini", "480p", {}, 23.0), ("seedance-2.0-mini", "720p", {}, 23.0),
+    ("seedance-2.0-mini", "720p", {"video": True}, 14.0),
+    ("seedance-2.5", "480p", {}, 70.0), ("seedance-2.5", "720p", {}, 70.0),
+    ("seedance-2.5", "1080p", {}, 77.0),
+    ("seedance-2.5", "720p", {"video": True}, 42.0), ("seedance-2.5", "1080p", {"video": True}, 46.0),
+]
+
+
+def test_plan_json_reproduces_the_price_table(tmp_path):
+    from storyboard_util import cli
+
+    make_image(tmp_path / "r.png", 640, 360)
+    lines = ["shots:"]
+    for k, (model, res, extra, _) in enumerate(PRICE_TABLE):
+        lines += [f"  - prompt: shot {k}", f"    model: {model}", f"    resolution: {res}",
+                  '    ratio: "16:9"', "    duration: 5", "    cut: true"]
+        for key, value in extra.items():
+            if key == "video":
+                lines.append('    references: {images: [r.png], videos: ["https://e.com/v.mp4"]}')
+            else:
+                lines.append(f"    {key}: {str(value).lower()}")
+    path = tmp_path / "prices.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    res = cli("plan", "--json", str(path))
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert len(data["shots"]) == len(PRICE_TABLE)
+    total = 0.0
+    for shot, (model, res_, extra, price) in zip(data["shots"], PRICE_TABLE):
+        spec = M.resolve_model(model)
+        w, h = spec.pixels(res_, "16:9")
+        assert (shot["model"], shot["resolution"]) == (model, res_)
+        assert shot["price_per_mtok"] == pytest.approx(price), (model, res_, extra)
+        assert shot["currency"] == "CNY"
+        tokens = M.usage_tokens(w, h, 5, spec=spec, video_input=bool(extra.get("video")))
+        assert shot["tokens"] == tokens
+        assert shot["cost"] == pytest.approx(tokens * price / 1e6, abs=1e-6)
+        total += shot["cost"]
+    t = data["totals"]
+    assert t["currency"] == "CNY" and t["cost_complete"] is True
+    assert t["cost"] == pytest.approx(total, abs=1e-4)
+    assert t["tokens"] == sum(s["tokens"] for s in data["shots"])
+    # the same storyboard on BytePlus: USD, and 1.0 lite is refused before anything is paid
+    res = cli("plan", "--json", "--provider", "byteplus", str(path))
+    assert res.exit_code == 2
+    assert "seedance-1.0-lite is not offered on byteplus" in res.stderr
+
+
+def test_unknown_price_says_so_in_every_total(tmp_path):
+    path = write(tmp_path, f"""
+        shots:
+          - prompt: a
+            model: seedance-2.0
+          - prompt: b
+            model: seedance-2.0-fast
+            cut: true
+        """)
+    plan = build_plan(path, host="fal")          # fal publishes no 2.0 fast price
+    d = plan.to_dict()
+    assert d["shots"][1]["cost"] is None and d["shots"][1]["price_per_mtok"] is None
+    assert d["totals"]["cost_complete"] is False
+    text = d["totals"]["cost_text"]
+    assert text.endswith(" USD + unknown (price unknown for seedance-2.0-fast)")
+    q = plan.confirmation_text(plan.shots, "https://queue.fal.run")
+    assert "+ unknown (price unknown for seedance-2.0-fast)" in q
+    assert q.startswith("Submit 2 paid tasks to https://queue.fal.run for about ")
+    assert d["shots"][0]["host_model"] == "bytedance/seedance-2.0/text-to-video"
+
+
+def test_chained_2_5_is_sent_adaptive_and_the_plan_says_so(tmp_path):
+    path = write(tmp_path, """
+        model: seedance-2.5
+        shots:
+          - prompt: a
+            ratio: "16:9"
+          - prompt: b
+        """)
+    plan = build_plan(path)
+    a, b = plan.shots
+    assert a.request_ratio == "16:9" and b.request_ratio == "adaptive" and b.chained_from == a.id
+    assert (b.width, b.height) == (1280, 720)
+    assert any("sent with ratio adaptive" in n for n in plan.notes)
+    bad = write(tmp_path, """
+        model: seedance-2.5
+        shots:
+          - prompt: a
+          - prompt: b
+            ratio: "16:9"
+        """, "bad.yaml")
+    from storyboard_util import problems
+    assert problems(bad) == ["F:5:12: shots[1].ratio: seedance-2.5 requires ratio adaptive in "
+                             "first-frame mode (Ark answers 400 InvalidParameter.TaskTypeConstraint):"
+                             " remove ratio or set adaptive"]

@@ -123,19 +123,19 @@ def test_edited_prompt_rerenders_only_that_shot_and_the_rest_of_its_sequence(bas
 def test_budget_refuses_to_start_and_stops_submitting(emu, tmp_path):
     shots = TWO_SEQUENCES[:3]
     sb = write_storyboard(tmp_path / "sb.yaml", shots)
-    est = 3 * (864 * 480 * 48 // 1024) * PRICE / 1e6
+    est = 3 * (864 * 480 * 49 // 1024) * PRICE / 1e6     # the billed formula: 24*2+1 frames
     n0 = created(emu)
     with pytest.raises(InputError, match="exceeds --budget"):
         render(sb, run_dir=tmp_path / "a", provider="ark", base_url=emu.base_url, api_key=KEY,
                yes=True, poll=FAST, progress=False, budget=est * 0.9)
     assert created(emu) == n0
-    # Actual usage is 49/48 of the estimate: after two shots, spent + the third's estimate passes
-    # a budget 1% above the estimate, so the third is never submitted.
+    # The estimate is the bill (the plan uses the billed formula): a budget just above it runs
+    # every shot and the actual cost equals the estimate.
     res = render(sb, run_dir=tmp_path / "b", provider="ark", base_url=emu.base_url, api_key=KEY,
-                 yes=True, poll=FAST, progress=False, budget=est * 1.01)
-    assert not res.ok and created(emu) - n0 == 2
-    assert any("budget" in p and "s3" in p for p in res.problems)
-    assert [s["status"] for s in res.summary["shots"]] == ["succeeded", "succeeded", "pending"]
+                 yes=True, poll=FAST, progress=False, budget=est * 1.001)
+    assert res.ok and created(emu) - n0 == 3
+    assert [s["status"] for s in res.summary["shots"]] == ["succeeded"] * 3
+    assert sum(s["cost"]["actual"] for s in res.summary["shots"]) == pytest.approx(est)
 
 
 def test_confirmation_required_without_terminal(emu, tmp_path):
@@ -148,4 +148,4 @@ def test_confirmation_required_without_terminal(emu, tmp_path):
     with pytest.raises(InputError, match="not confirmed"):
         render(sb, run_dir=tmp_path / "a", provider="ark", base_url=emu.base_url, api_key=KEY,
                poll=FAST, progress=False, confirm_above=0.0, confirm=lambda q: asked.append(q) or False)
-    assert created(emu) == n0 and "0.19 CNY" in asked[0]
+    assert created(emu) == n0 and "0.20 CNY" in asked[0]          # 864*480*121/1024 tokens at 10

@@ -8,7 +8,7 @@ from chainer.errors import ValidationError
 from chainer.storyboard import load_storyboard
 from chainer.storyboard_media import ImageInfo, image_problems
 from chainer.storyboard_rules import output_file_problem
-from storyboard_util import (EXAMPLES, LITE_I2V, LITE_T2V, P15, PRO, PROFAST, V2, V2F,
+from storyboard_util import (EXAMPLES, LITE_I2V, LITE_T2V, P15, PRO, PROFAST, V2, V2F, V25,
                              make_image, problems, write)
 
 
@@ -128,14 +128,14 @@ CASES = [
         shots:
           - prompt: a
         """, ["F:1:8: model: unknown model 'doubao-seedance-2-0-260129' (did you mean 'doubao-seedance-2-0-260128'?); known: "
-              + ", ".join(M.MODELS) + ". To use a new model id add models: {doubao-seedance-2-0-260129: {like: <known model id>}} (applies to shots[0])"]),
+              + ", ".join(M.MODELS) + " (or a host's own id). To use a new model id add models: {doubao-seedance-2-0-260129: {like: <known model id>}} (applies to shots[0])"]),
     ("override-bad-like", """
         model: new-model
         models:
           new-model: {like: doubao-seedance-2-0-26012}
         shots:
           - prompt: a
-        """, ["F:3:21: models.new-model.like: unknown model 'doubao-seedance-2-0-26012' (did you mean 'doubao-seedance-2-0-260128'?): `like` must name a known model (" + ", ".join(M.MODELS) + ")"]),
+        """, ["F:3:21: models.new-model.like: unknown model 'doubao-seedance-2-0-26012' (did you mean 'doubao-seedance-2-0-260128'?): `like` must name a known model (" + ", ".join(M.MODELS) + ", or a host's id)"]),
     ("override-bad-field", f"""
         model: new-model
         models:
@@ -172,32 +172,32 @@ CASES = [
         shots:
           - prompt: a
           - prompt: b
-        """, [f"F:4:5: shots[1]: chains from shots[0]'s last frame, but {LITE_T2V} has no first-frame mode: set cut: true to start a new sequence, or use another model ({PRO}, {PROFAST}, {LITE_I2V})"]),
+        """, [f"F:4:5: shots[1]: chains from shots[0]'s last frame, but {LITE_T2V} has no first-frame mode: set cut: true to start a new sequence, or use another model (seedance-1.0-pro, seedance-1.0-pro-fast, seedance-1.0-lite)"]),
     ("image-on-t2v-only", f"""
         model: {LITE_T2V}
         shots:
           - prompt: a
             image: a.png
-        """, [f"F:4:12: shots[0].image: {LITE_T2V} does not accept a first-frame image: remove image, or use an image-to-video model ({PRO}, {PROFAST}, {LITE_I2V})"]),
+        """, [f"F:4:12: shots[0].image: {LITE_T2V} does not accept a first-frame image: remove image, or use an image-to-video model (seedance-1.0-pro, seedance-1.0-pro-fast, seedance-1.0-lite)"]),
     ("t2v-on-i2v-only", f"""
         model: {LITE_I2V}
         shots:
           - prompt: a
-        """, [f"F:3:5: shots[0]: {LITE_I2V} cannot generate from text alone: give this shot an image (first frame), or use a text-to-video model ({PRO}, {PROFAST}, {LITE_T2V})"]),
+        """, [f"F:3:5: shots[0]: {LITE_I2V} cannot generate from text alone: give this shot an image (first frame), or use a text-to-video model (seedance-1.0-pro, seedance-1.0-pro-fast, seedance-1.0-lite)"]),
     ("first-last-unsupported", f"""
         model: {PROFAST}
         shots:
           - prompt: a
             image: a.png
             last_image: b.jpg
-        """, [f"F:5:17: shots[0].last_image: {PROFAST} has no first-and-last-frame mode: remove last_image, or use another model ({PRO}, {LITE_I2V})"]),
+        """, [f"F:5:17: shots[0].last_image: {PROFAST} has no first-and-last-frame mode: remove last_image, or use another model (seedance-1.0-pro, seedance-1.0-lite)"]),
     ("first-last-chained-unsupported", f"""
         model: {PROFAST}
         shots:
           - prompt: a
           - prompt: b
             last_image: b.jpg
-        """, [f"F:5:17: shots[1].last_image: {PROFAST} has no first-and-last-frame mode: remove last_image, or use another model ({PRO}, {LITE_I2V})"]),
+        """, [f"F:5:17: shots[1].last_image: {PROFAST} has no first-and-last-frame mode: remove last_image, or use another model (seedance-1.0-pro, seedance-1.0-lite)"]),
     ("last-image-without-first", f"""
         model: {V2}
         shots:
@@ -244,7 +244,7 @@ CASES = [
         shots:
           - prompt: a
             references: {{images: [b.jpg]}}
-        """, [f"F:4:26: shots[0].references.images: {PRO} does not accept reference images (models that do: {LITE_I2V})"]),
+        """, [f"F:4:26: shots[0].references.images: {PRO} does not accept reference images (models that do: seedance-1.0-lite)"]),
     ("references-too-many-videos-audio", f"""
         model: {V2}
         shots:
@@ -287,7 +287,7 @@ CASES = [
         shots:
           - prompt: a
           - prompt: b
-        """, [f"F:3:19: defaults.generate_audio: true is not supported by {PRO} (it makes silent video): set generate_audio: false, or use a model with audio ({P15}, {V2}, {V2F}) (applies to every shot)"]),
+        """, [f"F:3:19: defaults.generate_audio: true is not supported by {PRO} (it makes silent video): set generate_audio: false, or use a model with audio (seedance-1.5-pro, seedance-2.0, seedance-2.0-fast, seedance-2.0-mini, seedance-2.5) (applies to every shot)"]),
     ("audio-unsupported-on-shot", f"""
         model: {V2}
         shots:
@@ -295,19 +295,19 @@ CASES = [
           - prompt: b
             model: {PRO}
             generate_audio: true
-        """, [f"F:6:21: shots[1].generate_audio: true is not supported by {PRO} (it makes silent video): set generate_audio: false, or use a model with audio ({P15}, {V2}, {V2F})"]),
+        """, [f"F:6:21: shots[1].generate_audio: true is not supported by {PRO} (it makes silent video): set generate_audio: false, or use a model with audio (seedance-1.5-pro, seedance-2.0, seedance-2.0-fast, seedance-2.0-mini, seedance-2.5)"]),
     ("seed-unsupported", f"""
-        model: {V2}
+        model: {V25}
         shots:
           - prompt: a
             seed: 7
-        """, [f"F:4:11: shots[0].seed: seed is not supported by {V2}: remove it"]),
+        """, [f"F:4:11: shots[0].seed: seed is not supported by {V25}: remove it"]),
     ("seed-range", f"""
         model: {PRO}
         shots:
           - prompt: a
-            seed: 4294967295
-        """, ["F:4:11: shots[0].seed: 4294967295 is out of range -1..2147483647"]),
+            seed: 4294967296
+        """, ["F:4:11: shots[0].seed: 4294967296 is out of range -1..4294967295"]),
     ("camera-fixed-unsupported", f"""
         model: {V2}
         shots:
@@ -319,7 +319,7 @@ CASES = [
         shots:
           - prompt: a
             draft: true
-        """, [f"F:4:12: shots[0].draft: draft is not supported by {V2} (only {P15})"]),
+        """, [f"F:4:12: shots[0].draft: draft is not supported by {V2} (only seedance-1.5-pro)"]),
     ("draft-resolution", f"""
         model: {P15}
         shots:
@@ -469,7 +469,7 @@ def test_all_problems_reported_at_once(tmp_path, images):
         model: {V2}
         defaults:
           ratio: 16:9
-          seed: 1
+          camera_fixed: true
         shots:
           - promt: a
           - prompt: b
@@ -479,7 +479,7 @@ def test_all_problems_reported_at_once(tmp_path, images):
         """)
     got = problems(path)
     assert [g.split(": ")[1] for g in got] == [
-        "defaults.ratio", "defaults.seed", "shots[0].promt",
+        "defaults.ratio", "defaults.camera_fixed", "shots[0].promt",
         "shots[1].duration", "shots[2].image"]
 
 
@@ -518,7 +518,7 @@ def test_image_limits(tmp_path):
 
 def test_image_size_limit_message():
     info = ImageInfo("png", 1000, 1000, 31 * 1024 * 1024)
-    assert image_problems(info, M.MODELS[V2]) == ["image is 31.0 MB; the limit is 30 MB"]
+    assert image_problems(info, M.resolve_model(V2)) == ["image is 31.0 MB; the limit is 30 MB"]
 
 
 @pytest.mark.parametrize("value,ok", [
@@ -609,4 +609,4 @@ def test_example_images_fit_ark_limits():
 
         info = image_info(str(path))
         assert path.stat().st_size < 60 * 1024
-        assert image_problems(info, M.MODELS[PRO]) == []
+        assert image_problems(info, M.resolve_model(PRO)) == []

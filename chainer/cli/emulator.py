@@ -16,8 +16,9 @@ import click
               help="Minimum seconds a task spends running (rendering counts toward it).")
 @click.option("--queue-delay", default=0.0, type=click.FloatRange(0), show_default=True,
               help="Minimum seconds a task spends queued.")
-@click.option("--concurrency", default=4, type=click.IntRange(1), show_default=True,
-              help="Running tasks per model; more wait in 'queued'.")
+@click.option("--concurrency", default=None, type=click.IntRange(1),
+              help="Running tasks per model; more wait in 'queued' (default: each model's Ark "
+                   "limit, 10; 1.0 lite 5).")
 @click.option("--faults", "faults", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Faults file (JSON or YAML): probabilities/schedules of injected failures.")
 @click.option("--drift", default=0.0, type=click.FloatRange(0, 1), show_default=True,

@@ -6,7 +6,6 @@ import json
 import click
 
 from ..errors import InputError
-from ..models import MODELS
 from ..plan import Plan, build_plan
 
 MODES = {"t2v": "text", "first_frame": "first frame", "first_last": "first+last",
@@ -48,18 +47,15 @@ def render_plan(plan: Plan, console) -> None:
         table.add_column(col, justify=just, no_wrap=col != "shot")
     for s in plan.shots:
         dur = f"≤{s.seconds:g}s" if s.duration_auto else f"{s.seconds:g}s"
-        model = s.model.name if s.model.id in MODELS else s.model.id
+        model = s.model.name
         table.add_row(str(s.index + 1), s.id, str(s.sequence + 1), s.chained_from or "—",
                       MODES[s.mode], model,
                       f"{s.width}×{s.height}", dur, str(s.frames), f"{s.est_tokens:,}",
                       _money(s.est_cost))
     console.print(table)
-    cost = _money(plan.total_cost)
-    if plan.total_cost is not None and not plan.cost_complete:
-        cost += " + unknown"
     cp = plan.critical_path
     console.print(f"Total: {plan.paid_tasks} paid tasks, {plan.seconds:g} s of video, "
-                  f"{plan.total_tokens:,} est tokens, est cost {cost} {plan.currency}")
+                  f"{plan.total_tokens:,} est tokens, est cost {plan.cost_text()}", highlight=False)
     console.print(f"Critical path: sequence {cp.index + 1} ({len(cp.shots)} shots, "
                   f"{cp.seconds:g} s of video, ~{cp.est_wall_seconds / 60:.1f} min of generation; "
                   "sequences run in parallel)")
@@ -71,11 +67,14 @@ def render_plan(plan: Plan, console) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option("--draft", is_flag=True, help="Plan a cheap preview: fast model variants, 480p.")
-@click.option("--price", "prices", multiple=True, metavar="MODEL=CNY",
-              help="Price in CNY per million tokens for a model (repeatable).")
-def command(file: str, as_json: bool, draft: bool, prices: tuple[str, ...]) -> None:
+@click.option("--price", "prices", multiple=True, metavar="MODEL=PRICE",
+              help="Price per million tokens for a model, in the host's currency (repeatable).")
+@click.option("--provider", "host", default="ark", show_default=True,
+              type=click.Choice(["ark", "volcengine", "byteplus", "fal", "replicate", "emulator"]),
+              help="Host whose ids, offer and prices to plan with (emulator = Ark's).")
+def command(file: str, as_json: bool, draft: bool, prices: tuple[str, ...], host: str) -> None:
     """Show what rendering FILE would request and cost: sequences, modes, sizes, tokens."""
-    plan = build_plan(file, draft=draft, pricing=parse_prices(prices))
+    plan = build_plan(file, draft=draft, pricing=parse_prices(prices), host=host)
     if as_json:
         click.echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
         return

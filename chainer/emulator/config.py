@@ -44,7 +44,7 @@ class EmulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0
     latency: float = 1.0              # minimum seconds in "running" (render time counts toward it)
-    concurrency: int = 4              # running tasks per model; the rest wait in "queued"
+    concurrency: int | None = None    # running tasks per model (None: the model's own, Ark: 10)
     faults: Any = None                # FaultConfig | dict | path to JSON/YAML | None
     url_ttl: float = 86400.0          # result URL time to live (seconds, by ``clock``)
     drift: float = 0.0                # per-clip colour/contrast drift (0.05 = subtle, 0.2 = strong)

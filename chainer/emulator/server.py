@@ -427,6 +427,8 @@ class Emulator:
             return self._xml_error(h, 404, "NoSuchKey", "The specified key does not exist.")
         if self.clock() >= f.expires_at or self._fire("expired_url", "download") is not None:
             return self._xml_error(h, 403, "AccessDenied", "Request has expired")
+        if self._store.video_not_ready(token):
+            return self._xml_error(h, 400, "video_not_ready", "The video is not ready yet")
         if self._fire("drop_connection", "download") is not None:
             raise _Drop()
         rule = self._fire("server_error", "download")

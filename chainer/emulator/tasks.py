@@ -2,8 +2,10 @@
 
 ``queued`` → ``running`` → ``succeeded``/``failed``; ``expired`` once a queued/running task passes
 ``created_at + execution_expires_after``; DELETE cancels queued tasks and removes finished ones.
-At most ``concurrency`` tasks per model are running; the rest wait queued (priority first, then
-creation order). A running task renders its clip (at most ``render_workers`` renders at once) and
+At most ``concurrency`` tasks per model are running (default: the model table's limit, 10; 1.0
+lite 5); the rest wait queued (priority first, then creation order). Optional account limits, set
+as faults: ``queue_cap`` (BytePlus: 120 queued tasks per account) and ``rpm_limit`` (creates per
+model per minute) answer 429; ``video_not_ready`` answers 400 on a download right after success. A running task renders its clip (at most ``render_workers`` renders at once) and
 stays running at least ``latency`` real seconds.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ import string
 import threading
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +36,7 @@ RETENTION = 7 * 86400           # task records (ark-api.md s4)
 CANCELLED_RETENTION = 86400     # cancelled tasks are auto-deleted after 24 h (s7)
 UTC8 = _dt.timezone(_dt.timedelta(hours=8))
 _SUFFIX = string.ascii_lowercase + string.digits
+DEFAULT_CONCURRENCY = 10        # Ark's per-model concurrency where the table has none
 
 
 def request_id(rng: random.Random, now: float) -> str:
@@ -76,7 +80,11 @@ class Task:
             if r.return_last_frame and not r.draft:
                 content["last_frame_url"] = self.last_frame_url
             b["content"] = content
-            tokens = models.billed_tokens(r.width, r.height, r.n_frames)
+            tokens = models.usage_tokens(
+                r.width, r.height, Fraction(r.n_frames - 1, models.FPS),
+                Fraction(r.input_video_seconds).limit_denominator(1000), spec=r.spec,
+                audio=bool(r.generate_audio), draft=r.draft,
+                video_input=r.n_reference_videos > 0)
             b["usage"] = {"completion_tokens": tokens, "total_tokens": tokens}
         if self.status in ("failed", "expired") and self.error is not None:
             b["error"] = dict(self.error)
@@ -91,16 +99,20 @@ class Task:
             else:
                 b["duration"] = r.duration
             b["framespersecond"] = models.FPS
-        # 1.5 pro / 2.0 echo these from the first state on (OBS); 2025 1.0 captures do not.
-        if r.spec.family in ("1.5", "2.0"):
-            b["service_tier"] = r.service_tier
-            b["execution_expires_after"] = r.execution_expires_after
+        # Every model echoes these in 2026 responses (TS-BP: service_tier, execution_expires_after,
+        # priority and output_format "mp4" seen on a live 1.0-pro-fast task; 1.5 pro / 2.0 OBS).
+        # UNCONFIRMED for 2.x: service_tier is echoed as "default" though the field is refused.
+        b["service_tier"] = r.service_tier
+        b["execution_expires_after"] = r.execution_expires_after
+        b["priority"] = r.priority if r.priority is not None else 0
+        b["output_format"] = r.output_format
+        if r.spec.audio:            # 1.5 pro / 2.x (OBS, ark-api.md s16)
             b["generate_audio"] = bool(r.generate_audio)
             b["draft"] = r.draft
             if r.draft_task_id:
                 b["draft_task_id"] = r.draft_task_id
-        if r.priority is not None and r.spec.priority:
-            b["priority"] = r.priority
+        if r.omni_reference_task_type is not None:
+            b["omni_reference_task_type"] = r.omni_reference_task_type
         if r.tools:
             b["tools"] = r.tools
         if r.safety_identifier is not None:
@@ -120,7 +132,9 @@ class TaskStore:
         self.data_dir = data_dir
         self.latency = latency
         self.queue_delay = queue_delay
-        self.concurrency = max(1, concurrency)
+        # None: each model's own limit from the table (Ark: 10; 1.0 lite 5; unknown -> 10)
+        self.concurrency = None if concurrency is None else max(1, concurrency)
+        self._creates: dict[str, list[float]] = {}     # model -> create times (rpm_limit)
         self.url_ttl = url_ttl
         self.drift = drift
         self.preset = preset
@@ -154,7 +168,8 @@ class TaskStore:
     def create(self, req: TaskRequest) -> Task:
         with self._cond:
             now = self.clock()
-            tid = self._new_id(now)
+            self._account_limits(req, now)
+            tid = self._new_id(now, flex=req.service_tier == "flex")
             seed = req.seed if req.seed is not None else self.rng.randrange(0, 2 ** 31 - 1)
             self._seq += 1
             task = Task(id=tid, seq=self._seq, req=req, status="queued", created_at=int(now),
@@ -197,8 +212,10 @@ class TaskStore:
                 items = [t for t in items if t.id in wanted]
             if model:
                 items = [t for t in items if t.req.model == model]
-            if service_tier:
-                items = [t for t in items if t.req.service_tier == service_tier]
+            # an unfiltered list shows only default-tier tasks: flex ones are hidden unless asked
+            # for (TS-BP live; hosts-2026.md s3)
+            tier = service_tier or "default"
+            items = [t for t in items if t.req.service_tier == tier]
             # UNCONFIRMED ordering: newest first (creation order breaks ties within a second).
             items.sort(key=lambda t: (t.created_at, t.seq), reverse=True)
             start = (page_num - 1) * page_size
@@ -243,17 +260,62 @@ class TaskStore:
         with self._cond:
             return self._files.get(token)
 
+    def video_not_ready(self, token: str) -> bool:
+        """Whether the ``video_not_ready`` fault answers this download: it watches downloads made
+        within ``seconds`` (by the clock) of the task's success (ArcReel: a 400 right after
+        success; single source)."""
+        rule = self.faults.config.rules.get("video_not_ready")
+        if rule is None:
+            return False
+        with self._cond:
+            f = self._files.get(token)
+            task = self._tasks.get(f.task_id) if f is not None else None
+            if task is None or task.finished_at is None or \
+                    self.clock() - task.finished_at >= rule.seconds:
+                return False
+        if self.faults.fire("video_not_ready") is None:
+            return False
+        self.stats.fault("video_not_ready")
+        return True
+
     def task_snapshot(self, task_id: str) -> Task | None:
         with self._cond:
             return self._tasks.get(task_id)
 
     # ---- internals ---------------------------------------------------------------------------
-    def _new_id(self, now: float) -> str:
+    def _new_id(self, now: float, flex: bool = False) -> str:
         stamp = _dt.datetime.fromtimestamp(int(now), UTC8).strftime("%Y%m%d%H%M%S")
+        prefix = "cgt-batch" if flex else "cgt"      # flex ids: cgt-batch-... (TS-BP live)
         while True:
-            tid = f"cgt-{stamp}-{''.join(self.rng.choice(_SUFFIX) for _ in range(5))}"
+            tid = f"{prefix}-{stamp}-{''.join(self.rng.choice(_SUFFIX) for _ in range(5))}"
             if tid not in self._tasks:
                 return tid
+
+    def _limit(self, task: Task) -> int:
+        return self.concurrency or task.req.spec.concurrency or DEFAULT_CONCURRENCY
+
+    def _account_limits(self, req: TaskRequest, now: float) -> None:
+        """The queued-task cap and the per-model RPM, when configured as faults (429)."""
+        cap = self.faults.config.rules.get("queue_cap")
+        if cap is not None and cap.limit is not None:
+            queued = sum(1 for t in self._tasks.values() if t.status == "queued")
+            if queued >= cap.limit:
+                self.stats.fault("queue_cap")
+                # UNCONFIRMED code; BytePlus documents the 120-task cap and x-error-code QuotaExceeded
+                raise ApiError(cap.status or 429, cap.code or "QuotaExceeded",
+                               cap.message or f"The account already has {queued} queued tasks; "
+                               f"the limit is {cap.limit}", "")
+        rpm = self.faults.config.rules.get("rpm_limit")
+        if rpm is not None and rpm.limit is not None:
+            times = [t for t in self._creates.get(req.model, []) if now - t < 60.0]
+            if len(times) >= rpm.limit:
+                self._creates[req.model] = times
+                self.stats.fault("rpm_limit")
+                raise ApiError(rpm.status or 429, rpm.code or "RateLimitExceeded.EndpointRPMExceeded",
+                               rpm.message or f"The request has exceeded the rate limit of {rpm.limit} "
+                               "requests per minute for this model; please try again later", "")
+            times.append(now)
+            self._creates[req.model] = times
 
     def _set_status(self, task: Task, status: str, error: dict | None = None) -> None:
         task.status = status
@@ -292,7 +354,7 @@ class TaskStore:
                 queued = sorted((t for t in self._tasks.values() if t.status == "queued"),
                                 key=lambda t: (-(t.req.priority or 0), t.seq))
                 for t in queued:
-                    if running.get(t.req.model, 0) >= self.concurrency:
+                    if running.get(t.req.model, 0) >= self._limit(t):
                         continue
                     if mono < t.created_mono + self.queue_delay:
                         continue
@@ -346,7 +408,9 @@ class TaskStore:
                     last_image=crop_to_aspect(req.last_image, req.width, req.height) if req.last_image else None,
                     reference_images=list(req.reference_images), camera_fixed=req.camera_fixed,
                     generate_audio=bool(req.generate_audio), watermark=req.watermark,
-                    drift=self.drift, preset=self.preset)
+                    drift=self.drift, preset=self.preset,
+                    # Ark delivers 2.5 1080p and 2.0 4k as 10-bit HEVC (the table says which)
+                    codec="hevc10" if req.spec.is_hevc_10bit(req.resolution) else "h264")
                 result = render_clip(spec, video, png)
                 self.stats.inc("renders")
                 self.stats.inc("render_ms", int((time.monotonic() - t0) * 1000))

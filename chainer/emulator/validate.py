@@ -1,4 +1,6 @@
-"""Create-request validation against the model registry (``chainer.models``, never a copy).
+"""Create-request validation: the wire level here (JSON types, content items, roles, images,
+URLs, text commands), the model level read from the table (``chainer.models``: the spec and the
+cross-field rules of ``check_request``), never a copy of a model fact.
 
 :func:`validate_create` turns a JSON body into a :class:`TaskRequest` or raises :class:`ApiError`
 carrying the Ark error fields (ark-api.md s9). The rule of thumb where Ark's behaviour is
@@ -19,15 +21,15 @@ from urllib.parse import urlsplit
 from PIL import Image
 
 from .. import models
-from ..models import ModelSpec, UnknownModel
+from ..models import ModelSpec
 from .textcmd import TextCommandError, parse_text_commands
 
 ERROR_TYPES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
                405: "MethodNotAllowed", 409: "Conflict", 413: "BadRequest",
                429: "TooManyRequests", 500: "InternalServerError", 503: "ServiceUnavailable"}
 
-SEED_MAX = 2147483647   # 2026 doc; the Dec-2025 doc allowed 2^32-1. The stricter bound is safer.
-EXPIRES_MIN, EXPIRES_MAX, EXPIRES_DEFAULT = 3600, 259200, 172800
+SEED_MAX = models.SEED_MAX      # 2^32-1, accepted by every model (hosts-2026.md s1b, TS-BP)
+EXPIRES_MIN, EXPIRES_MAX, EXPIRES_DEFAULT = models.EXPIRES_MIN, models.EXPIRES_MAX, models.EXPIRES_DEFAULT
 AUTO_DURATION = 5       # UNCONFIRMED: what "duration -1 (model chooses)" picks; we pick 5 s.
 ROLES_IMAGE = ("first_frame", "last_frame", "reference_image")
 
@@ -87,6 +89,9 @@ class TaskRequest:
     service_tier: str
     execution_expires_after: int
     priority: int | None
+    output_format: str
+    omni_reference_task_type: str | None
+    input_video_seconds: float
     callback_url: str | None
     safety_identifier: str | None
     tools: list | None
@@ -223,15 +228,17 @@ def check_callback_url(url: str) -> None:
 
 # ---- the create body ----------------------------------------------------------------------------
 
-def resolve_spec(model: Any) -> ModelSpec:
+def resolve_spec(model: Any, host: str = "ark") -> ModelSpec:
+    """The spec for a model id as ``host`` knows it: only that host's raw ids (Ark answers 404 for
+    a neutral name or another host's id)."""
     if not _is_nonempty_str(model):
         raise missing("model")
-    try:
-        return models.resolve_model(model)
-    except UnknownModel:
+    entry = models.RAW_IDS.get(model)
+    if entry is None or entry[0] != models.normalize_host(host):
         raise ApiError(404, "InvalidEndpointOrModel.NotFound",
                        f"The model or endpoint {model} does not exist or you do not have access to it",
-                       "model") from None
+                       "model")
+    return entry[1]
 
 
 def _is_nonempty_str(v: Any) -> bool:
@@ -240,11 +247,12 @@ def _is_nonempty_str(v: Any) -> bool:
 
 def validate_create(body: Any, *, fetch_local: Callable[[str], bytes | None] = lambda url: None,
                     fetch_local_path: Callable[[str], str | None] = lambda url: None,
-                    lookup_draft: Callable[[str], TaskRequest | None] = lambda tid: None) -> TaskRequest:
+                    lookup_draft: Callable[[str], TaskRequest | None] = lambda tid: None,
+                    host: str = "ark") -> TaskRequest:
     """Validate a create body; raise :class:`ApiError` on the first problem."""
     if not isinstance(body, dict):
         raise ApiError(400, "InvalidParameter", "The request body must be a JSON object", "")
-    spec = resolve_spec(body.get("model"))
+    spec = resolve_spec(body.get("model"), host)
     model = body["model"]
 
     content = body.get("content")
@@ -324,6 +332,7 @@ def validate_create(body: Any, *, fetch_local: Callable[[str], bytes | None] = l
 
     # ---- mode ----------------------------------------------------------------------------------
     draft_src: TaskRequest | None = None
+    total_video = 0.0
     first = last = None
     refs: list[Image.Image] = []
     if drafts:
@@ -358,27 +367,11 @@ def validate_create(body: Any, *, fetch_local: Callable[[str], bytes | None] = l
                                          "(give roles first_frame and last_frame for two)")
         else:
             mode = "t2v"
-        if mode == "t2v":
-            if not spec.t2v:
-                raise invalid("content", f"{model} does not support text-to-video; give a first_frame image")
-            if not prompt.strip():
-                raise missing("content", "a text prompt is required when no image is given")
-        elif mode == "first_frame" and not spec.first_frame:
-            raise invalid("content", f"{model} does not support image-to-video (first frame)")
-        elif mode == "first_last" and not spec.first_last:
-            raise invalid("content", f"{model} does not support first+last-frame video")
-        elif mode == "references":
-            if not (spec.max_reference_images or spec.max_reference_videos):
-                raise invalid("content", f"{model} does not support reference images")
-            if len(ref_imgs) > spec.max_reference_images:
-                raise invalid("content", f"{model} takes at most {spec.max_reference_images} reference images, "
-                                         f"got {len(ref_imgs)}")
-            if len(videos) > spec.max_reference_videos:
-                raise invalid("content", f"{model} takes at most {spec.max_reference_videos} reference videos")
-            if len(audios) > spec.max_reference_audio:
-                raise invalid("content", f"{model} takes at most {spec.max_reference_audio} reference audio clips")
-            if not ref_imgs and not videos:
-                raise invalid("content", "reference audio needs at least one reference image or video")
+        if mode == "t2v" and not prompt.strip():
+            raise missing("content", "a text prompt is required when no image is given")
+        # what the model can do in this mode (the table's rules): before any image is decoded
+        _raise_first(models.check_request(spec, mode, {}, n_images=len(ref_imgs),
+                                          n_videos=len(videos), n_audio=len(audios)))
         for idx, role, url in images:
             img = decode_image(url, f"content[{idx}].image_url.url", spec, fetch_local)
             if role == "reference_image":
@@ -387,7 +380,6 @@ def validate_create(body: Any, *, fetch_local: Callable[[str], bytes | None] = l
                 last = img
             else:
                 first = img
-        total_video = 0.0
         for idx, url in videos:
             p = f"content[{idx}].video_url.url"
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
@@ -399,11 +391,13 @@ def validate_create(body: Any, *, fetch_local: Callable[[str], bytes | None] = l
             from ..media.probe import probe
 
             dur = probe(path).duration or 0.0
-            if not 2.0 <= dur <= 15.5:
-                raise invalid(p, f"reference video duration {dur:.2f} s must be in [2, 15] s")
+            lo, hi = spec.reference_video_seconds
+            if not lo <= dur <= hi + 0.5:
+                raise invalid(p, f"reference video duration {dur:.2f} s must be in [{lo:g}, {hi:g}] s")
             total_video += dur
-        if total_video > 15.5:
-            raise invalid("content", f"reference videos total {total_video:.1f} s; the limit is 15 s")
+        limit = spec.reference_video_total
+        if limit is not None and total_video > limit + 0.5:
+            raise invalid("content", f"reference videos total {total_video:.1f} s; the limit is {limit:g} s")
         for idx, url in audios:
             p = f"content[{idx}].audio_url.url"
             if not isinstance(url, str) or not re.match(r"^data:audio/(wav|mp3|mpeg|x-wav);base64,", url):
@@ -416,128 +410,81 @@ def validate_create(body: Any, *, fetch_local: Callable[[str], bytes | None] = l
             if len(raw) > 15 * 1024 * 1024:
                 raise invalid(p, "reference audio is limited to 15 MB")
 
-    # ---- parameters ----------------------------------------------------------------------------
+    # ---- parameters: wire types here, model rules from the table -------------------------------
     draft = _bool(body, "draft")
-    if draft and not spec.draft:
-        raise invalid("draft", f"{model} does not support draft mode")
-    draft = bool(draft)
-
-    return_last_frame = bool(_bool(body, "return_last_frame"))
-    if draft and return_last_frame:
-        raise invalid("return_last_frame", "return_last_frame is not supported with draft=true")
-
-    service_tier = _str(body, "service_tier") or "default"
-    if service_tier not in models.SERVICE_TIERS:
-        raise invalid("service_tier", f"{service_tier!r} is not one of default, flex")
-    if service_tier == "flex" and not spec.flex:
-        raise invalid("service_tier", f"{model} does not support the flex service tier")
-    if service_tier == "flex" and draft:
-        raise invalid("service_tier", "flex is not supported with draft=true")
-
+    return_last_frame = _bool(body, "return_last_frame")
+    service_tier = _str(body, "service_tier")
     expires = _int(body, "execution_expires_after")
-    if expires is None:
-        expires = EXPIRES_DEFAULT
-    elif not EXPIRES_MIN <= expires <= EXPIRES_MAX:
-        raise invalid("execution_expires_after", f"{expires} is out of range [{EXPIRES_MIN}, {EXPIRES_MAX}]")
-
     priority = _int(body, "priority")
-    if priority is not None:
-        if not spec.priority and priority != 0:
-            raise invalid("priority", f"{model} does not support priority")
-        if not 0 <= priority <= 9:
-            raise invalid("priority", f"{priority} is out of range [0, 9]")
-        if service_tier == "flex" and priority != 0:
-            raise invalid("priority", "priority is not supported with the flex service tier")
-    if spec.priority and priority is None:
-        priority = 0
-
     tools = body.get("tools")
-    if tools is not None:
-        if not isinstance(tools, list) or any(not isinstance(t, dict) or t.get("type") != "web_search" for t in tools):
-            raise invalid("tools", "only [{\"type\": \"web_search\"}] is supported")
-        if tools and spec.family != "2.0":
-            raise invalid("tools", f"{model} does not support tools")
-
+    if tools is not None and (not isinstance(tools, list) or any(
+            not isinstance(t, dict) or t.get("type") != "web_search" for t in tools)):
+        raise invalid("tools", "only [{\"type\": \"web_search\"}] is supported")
     safety_identifier = _str(body, "safety_identifier")
     if safety_identifier is not None and len(safety_identifier) > 64:
         raise invalid("safety_identifier", "at most 64 characters")
-
-    for key in ("output_format", "omni_reference_task_type"):
-        if _given(body, key):
-            raise invalid(key, f"{key} is not supported by {model}")
-
+    output_format = _str(body, "output_format")
+    omni = _str(body, "omni_reference_task_type")
     callback_url = _str(body, "callback_url")
     if callback_url is not None:
         check_callback_url(callback_url)
-
     watermark = bool(_bool(body, "watermark"))
-
     camera_fixed = _bool(body, "camera_fixed")
-    if camera_fixed and not spec.camera_fixed:
-        # UNCONFIRMED whether Ark ignores or rejects it; refusing is the safe contract.
-        raise invalid("camera_fixed", f"{model} does not support camera_fixed")
-    if camera_fixed and mode == "references" and not spec.camera_fixed_with_references:
-        raise invalid("camera_fixed", "camera_fixed is not supported with reference images")
-
     generate_audio = _bool(body, "generate_audio")
+    seed = _int(body, "seed")
+    resolution = _str(body, "resolution")
+    if resolution is not None:
+        resolution = resolution.lower()     # matched case-insensitively (TS-BP: "4K", "1080P")
+    ratio = _str(body, "ratio")
+    frames = _int(body, "frames")
+    duration = _int(body, "duration")
+    rule_mode = draft_src.mode if draft_src is not None else mode
+    _raise_first(models.check_request(spec, rule_mode, {
+        "draft": draft, "return_last_frame": return_last_frame, "service_tier": service_tier,
+        "priority": priority, "tools": tools or None, "output_format": output_format,
+        "omni_reference_task_type": omni, "camera_fixed": camera_fixed,
+        "generate_audio": generate_audio, "seed": seed, "resolution": resolution, "ratio": ratio,
+        "frames": frames, "duration": duration}))
+
+    draft = bool(draft)
+    return_last_frame = bool(return_last_frame)
+    service_tier = service_tier or "default"
+    lowest = EXPIRES_MIN if spec.expires_floor else 1   # TS-BP: no floor on the 2.0 family
+    if expires is None:
+        expires = EXPIRES_DEFAULT
+    elif not lowest <= expires <= EXPIRES_MAX:
+        raise invalid("execution_expires_after", f"{expires} is out of range [{lowest}, {EXPIRES_MAX}]")
+    if priority is None:
+        priority = 0
+    if omni is not None and omni != "auto":
+        _check_task_type(omni, mode, len(videos), duration, ratio)
     if spec.audio:
         generate_audio = spec.audio_default if generate_audio is None else generate_audio
     else:
-        if generate_audio:
-            raise invalid("generate_audio", f"{model} does not generate audio")
         generate_audio = None
+    if seed == -1:
+        seed = None
 
-    seed = _int(body, "seed")
-    if seed is not None:
-        if not -1 <= seed <= SEED_MAX:
-            raise invalid("seed", f"{seed} is out of range [-1, {SEED_MAX}]")
-        if not spec.seed and seed != -1:
-            # 2.0 series: "暂不支持" (not supported). UNCONFIRMED whether ignored or rejected.
-            raise invalid("seed", f"{model} does not support seed")
-        if seed == -1:
-            seed = None
-
-    resolution = _str(body, "resolution")
     if draft:
-        if resolution not in (None, "480p"):
-            raise invalid("resolution", "draft mode only supports 480p")
-        resolution = "480p"
+        resolution = spec.draft_resolutions[0]
     if resolution is None:
         resolution = spec.default_resolution
-    allowed_res = spec.resolutions
-    if mode == "references" and spec.reference_resolutions:
-        allowed_res = spec.reference_resolutions
-    if resolution not in allowed_res:
-        raise invalid("resolution", f"{resolution!r} is not supported by {model}"
-                                    f"{' with reference images' if mode == 'references' else ''} "
-                                    f"(allowed: {', '.join(allowed_res)})")
-
-    ratio = _str(body, "ratio")
     if ratio is None:
         ratio = spec.default_ratio("references" if mode == "references" else
                                    ("t2v" if mode == "t2v" else "first_frame"))
     if draft_src is not None and not _given(body, "ratio"):
         ratio = draft_src.ratio
-    if ratio not in models.RATIOS_WITH_ADAPTIVE:
-        raise invalid("ratio", f"{ratio!r} is not one of {', '.join(models.RATIOS_WITH_ADAPTIVE)}")
     if ratio == "adaptive":
         anchor = first if first is not None else (refs[0] if refs else None)
         # UNCONFIRMED: t2v "adaptive" is the model's choice; we pick 16:9. For images: closest preset.
         ratio = models.closest_ratio(*anchor.size) if anchor is not None else "16:9"
 
-    frames = _int(body, "frames")
-    duration = _int(body, "duration")
     if frames is not None:
-        if not spec.frames:
-            raise invalid("frames", f"{model} does not support the frames parameter")
-        if not models.frames_valid(frames):
-            raise invalid("frames", f"{frames} must be in [{models.FRAMES_MIN}, {models.FRAMES_MAX}] and of the form 25+4n")
         n_frames, out_duration, out_frames = frames, None, frames
     else:
         if duration is None:
-            duration = draft_src.duration if draft_src is not None and draft_src.duration else 5
-        if not spec.duration_ok(duration):
-            raise invalid("duration", f"{duration} is out of range {spec.allowed_durations()} for {model}")
+            duration = draft_src.duration if draft_src is not None and draft_src.duration \
+                else spec.default_duration
         if duration == -1:
             duration = AUTO_DURATION
         n_frames, out_duration, out_frames = models.frames_for_duration(duration), duration, None
@@ -556,7 +503,36 @@ def validate_create(body: Any, *, fetch_local: Callable[[str], bytes | None] = l
         width=width, height=height, n_frames=n_frames, duration=out_duration, frames=out_frames,
         seed=seed, camera_fixed=bool(camera_fixed), watermark=watermark, generate_audio=generate_audio,
         draft=draft, return_last_frame=return_last_frame, service_tier=service_tier,
-        execution_expires_after=expires, priority=priority, callback_url=callback_url,
+        execution_expires_after=expires, priority=priority,
+        output_format=output_format or "mp4", omni_reference_task_type=omni,
+        input_video_seconds=total_video, callback_url=callback_url,
         safety_identifier=safety_identifier, tools=tools, first_image=first, last_image=last,
         reference_images=refs, n_reference_videos=len(videos), n_reference_audio=len(audios),
         draft_task_id=drafts[0][1] if drafts else None)
+
+
+def _raise_first(violations: list) -> None:
+    """The first table-rule violation as Ark's 400 (reference counts and modes name ``content``)."""
+    if violations:
+        v = violations[0]
+        param = "content" if v.field == "content" or v.field.startswith("references") else v.field
+        raise invalid(param, v.message, v.code)
+
+
+def _check_task_type(kind: str, mode: str, n_videos: int, duration: int | None,
+                     ratio: str | None) -> None:
+    """2.5's explicit ``omni_reference_task_type`` must fit the content (hosts-2026.md s2: an
+    explicit value gives a synchronous 400 InvalidParameter.TaskTypeConstraint). UNCONFIRMED
+    details: reference needs reference media; edit/extend need a reference video; edit needs
+    duration -1 and ratio adaptive (or neither given). Edit/extend output is not modelled: the
+    clip is rendered like any reference clip."""
+    code = "InvalidParameter.TaskTypeConstraint"
+    if mode != "references":
+        raise invalid("omni_reference_task_type", f"{kind} needs reference media content", code)
+    if kind in ("edit", "extend") and n_videos == 0:
+        raise invalid("omni_reference_task_type", f"{kind} needs a reference video", code)
+    if kind == "edit":
+        if duration not in (None, -1):
+            raise invalid("duration", "edit requires duration -1", code)
+        if ratio not in (None, "adaptive"):
+            raise invalid("ratio", "edit requires ratio adaptive", code)

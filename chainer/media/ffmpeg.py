@@ -143,17 +143,25 @@ def write_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) ->
 # How a typical provider clip is encoded (and what chainer uses when it must re-encode): x264 High,
 # yuv420p, AAC 48 kHz. ``bitexact`` keeps output byte-identical for identical input.
 X264_DEFAULTS = ("-c:v", "libx264", "-profile:v", "high", "-pix_fmt", "yuv420p")
+# 10-bit HEVC as Ark delivers 2.5 1080p and 2.0 4k (hosts-2026.md s1c/s8b); hvc1 tag for players
+X265_10BIT_DEFAULTS = ("-c:v", "libx265", "-profile:v", "main10", "-pix_fmt", "yuv420p10le",
+                       "-tag:v", "hvc1", "-x265-params", "log-level=error")
+VIDEO_CODECS = {"h264": X264_DEFAULTS, "hevc10": X265_10BIT_DEFAULTS}
 
 
 def encode_video(out: str | os.PathLike, frames: Iterable[np.ndarray], *, width: int, height: int,
                  fps: int = 24, audio: np.ndarray | None = None, sample_rate: int = 48000,
                  crf: int = 18, preset: str = "medium", gop: int | None = None,
                  threads: int | None = 2, audio_bitrate: str = "128k",
-                 extra_video_args: Sequence[str] = (), bitexact: bool = True) -> None:
-    """Encode rgb24 frames (HxWx3 uint8) plus optional float audio into an H.264/AAC MP4.
+                 extra_video_args: Sequence[str] = (), bitexact: bool = True,
+                 codec: str = "h264") -> None:
+    """Encode rgb24 frames (HxWx3 uint8) plus optional float audio into an H.264/AAC MP4
+    (``codec="hevc10"``: 10-bit HEVC Main10 instead, tagged hvc1).
 
-    ``gop`` None keeps x264's default keyint (250: one keyframe for clips this short).
+    ``gop`` None keeps the encoder's default keyint (250: one keyframe for clips this short).
     """
+    if codec not in VIDEO_CODECS:
+        raise ValueError(f"codec {codec!r}: one of {', '.join(VIDEO_CODECS)}")
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="chainer-enc-") as tmp:
         args: list[str] = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
@@ -165,7 +173,7 @@ def encode_video(out: str | os.PathLike, frames: Iterable[np.ndarray], *, width:
         args += ["-map", "0:v:0"]
         if audio is not None:
             args += ["-map", "1:a:0"]
-        args += [*X264_DEFAULTS, "-preset", preset, "-crf", str(crf)]
+        args += [*VIDEO_CODECS[codec], "-preset", preset, "-crf", str(crf)]
         if gop is not None:
             args += ["-g", str(gop)]
         if threads:

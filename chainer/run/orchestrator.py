@@ -523,8 +523,7 @@ class Runner:
             return
         if not unpriced and cost <= self.confirm_above:
             return
-        question = (f"Submit {len(todo_shots)} paid task(s) to {self.prov.base_url} for about "
-                    f"{cost:.2f} {cur}" + (" plus unpriced models" if unpriced else "") + "?")
+        question = plan.confirmation_text(todo_shots, self.prov.base_url)
         confirm = self.confirm
         if confirm is None:
             import sys
@@ -973,7 +972,7 @@ class Runner:
             price = att.price
             cost = None
             if tokens is not None and price is not None:
-                cost = tokens / 1e6 * price * (0.5 if (task.service_tier == "flex") else 1.0)
+                cost = tokens / 1e6 * price     # the plan's price already includes flex
             vals.update(seed=task.seed, video_url=task.video_url, last_frame_url=task.last_frame_url,
                         urls_at=now, tokens=tokens, cost=cost,
                         result_json=json.dumps({k: task.raw.get(k) for k in (
