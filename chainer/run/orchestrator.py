@@ -318,7 +318,9 @@ def _resolve_provider(provider: str, base_url: str | None, api_key: str | None) 
         if not key:
             raise InputError("--provider ark needs an API key: set ARK_API_KEY "
                              "(or use --provider emulator)")
-        return "ark", (base_url or os.environ.get("ARK_BASE_URL") or DEFAULT_BASE_URL), key
+        from ..ark.client import check_base_url   # a key in the URL is refused before it is stored
+
+        return "ark", check_base_url(base_url or os.environ.get("ARK_BASE_URL") or DEFAULT_BASE_URL), key
     return "emulator", None, None
 
 
