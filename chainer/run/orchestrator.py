@@ -42,7 +42,7 @@ from ..ark.retry import RetryPolicy, call_with_retry, create_retryable, default_
 from ..errors import ChainerError, InputError
 from . import journal as J
 from .budget import Budget
-from .download import fetch, sha256_file, url_fresh, verify_png, verify_video
+from .download import fetch, result_cap, sha256_file, url_fresh, verify_png, verify_video
 from .keys import body_fingerprint, compact_body, data_url_png
 from .progress import Progress, make_progress
 
@@ -1036,6 +1036,7 @@ class Runner:
                 aid = att.id
                 fetch(self.client, att.last_frame_url, frame, part(att),
                       verify=lambda p: verify_png(p, size=size),
+                      max_bytes=result_cap("image", size),
                       before_rename=lambda sha, n: self.journal.update(
                           aid, frame_sha=sha, frame_source="provider",
                           frame_path=str(frame.relative_to(self.run_dir))))
@@ -1090,6 +1091,7 @@ class Runner:
             aid = att.id
             fetch(self.client, att.video_url, clip, part(att),
                   verify=lambda p: verify_video(p, expected_frames=expected_frames, size=size),
+                  max_bytes=result_cap("video", size, (expected_frames or 0) / 24),
                   before_rename=lambda sha, n: self.journal.update(
                       aid, clip_sha=sha, clip_bytes=n,
                       clip_path=str(clip.relative_to(self.run_dir))))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sqlite3
 import stat
 from pathlib import Path
@@ -19,6 +20,27 @@ from typing import BinaryIO
 from ..errors import InputError
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+# What chainer itself keeps in a run dir (issue 10 rule 7: never an output's name). Compared
+# case-insensitively (macOS and Windows filesystems fold case).
+OWN_DIRS = ("clips", "frames", "graded", "takes", "review")
+OWN_FILES = ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm",
+             "journal.sqlite-journal", "summary.json", "timeline.json", "chainer.lock",
+             "report.html", "report.json", "chapters.txt", "timeline.otio", "timeline.fcpxml",
+             "timeline.edl", "contact-sheet.png")
+
+
+def own_file_problem(relpath: str) -> str | None:
+    """Why the run-dir-relative ``relpath`` would overwrite one of chainer's own files or dirs
+    (None when it would not)."""
+    parts = [p for p in re.split(r"[/\\]", relpath) if p not in ("", ".")]
+    if not parts:
+        return None
+    if len(parts) > 1 and parts[0].casefold() in OWN_DIRS:
+        return f"{parts[0]}/ is where chainer keeps its own files; choose another folder"
+    if len(parts) == 1 and parts[0].casefold() in OWN_DIRS + OWN_FILES:
+        return f"{parts[0]} is one of chainer's own files in the run directory; choose another name"
+    return None
 
 
 def part_size(path: str | os.PathLike) -> int:
