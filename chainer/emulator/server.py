@@ -75,7 +75,6 @@ class _Server(ThreadingHTTPServer):
         """At most MAX_CONNECTIONS handler threads: a flood of connections cannot exhaust the
         process. Over the limit a connection waits SLOT_WAIT seconds, then gets a 503."""
         if not self._slots.acquire(timeout=SLOT_WAIT):
-            self.emulator._stats.inc("connections_refused")
             try:
                 request.settimeout(1.0)
                 request.sendall(_BUSY)
