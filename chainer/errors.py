@@ -33,7 +33,10 @@ class Problem:
             loc += f":{self.line}"
             if self.col is not None:
                 loc += f":{self.col}"
-        return f"{loc}: {self.path}: {self.message}" if self.path else f"{loc}: {self.message}"
+        text = f"{loc}: {self.path}: {self.message}" if self.path else f"{loc}: {self.message}"
+        # one problem, one line: a NUL, newline or escape sequence from the input is shown escaped
+        return text if text.isprintable() else "".join(
+            ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 class ValidationError(InputError):

@@ -24,7 +24,9 @@ from . import transitions as T
 from .errors import Problem, ValidationError
 from .storyboard_yaml import Positions, load_yaml
 
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# \A..\Z, not ^..$: "$" also matches before a trailing newline ("shot-1\n" is not an id)
+ID_RE = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
+LOUDNESS_RANGE = (-70.0, -5.0)     # what ffmpeg's loudnorm accepts for I (integrated LUFS)
 SCHEMA_FILE = "storyboard.schema.json"
 _TRANSITION_TEXT = (f"cut | crossfade:SEC | fade:SEC, {T.MIN_SECONDS:g} < SEC <= {T.MAX_SECONDS:g}")
 
@@ -117,8 +119,43 @@ class Output(_Strict):
 
     file: Optional[StrictStr] = Field(None, description="Output file name inside the run "
                                       "directory (relative, no '..'). Default: <storyboard>.mp4.")
-    loudness: float = Field(-16.0, description="Integrated loudness target in LUFS.")
+    loudness: Optional[float] = Field(-16.0, description="Integrated loudness target in LUFS "
+                                      "(-70..-5), or off (no normalisation).")
     chapters: StrictBool = Field(True, description="Write chapter marks (one per shot name).")
+
+    @field_validator("file", mode="after")
+    @classmethod
+    def _file_not_ours(cls, value: Optional[str]) -> Optional[str]:
+        from .run.rundir import own_file_problem
+
+        if value is None:
+            return value
+        if any(not ch.isprintable() for ch in value):
+            raise PydanticCustomError("file_control", "holds a control character (newline, tab..."
+                                      "): give a plain file name, e.g. video.mp4")
+        problem = own_file_problem(value)
+        if problem:
+            raise PydanticCustomError("file_reserved", problem)
+        return value
+
+    @field_validator("loudness", mode="before")
+    @classmethod
+    def _loudness(cls, value: Any) -> Any:
+        """``off`` (YAML reads an unquoted off/no/false as false) or a finite LUFS in range;
+        checked here because ffmpeg would only refuse it after the clips were paid for."""
+        import math
+
+        if value is None or value is False or (isinstance(value, str)
+                                               and value.strip().lower() in ("off", "none", "no")):
+            return None
+        lo, hi = LOUDNESS_RANGE
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PydanticCustomError("loudness", f"{value!r} is not allowed: give a loudness in "
+                                      f"LUFS from {lo:g} to {hi:g} (e.g. -16), or off")
+        if not math.isfinite(value) or not lo <= value <= hi:
+            raise PydanticCustomError("loudness", f"{value!r} LUFS is out of range: give "
+                                      f"{lo:g}..{hi:g} (e.g. -16), or off")
+        return float(value)
 
 
 class Storyboard(_Strict):
@@ -221,7 +258,7 @@ class Storyboard(_Strict):
 
     def resolve_media(self, ref: str) -> str:
         """A URL unchanged, a local path made absolute (relative to the storyboard)."""
-        if is_url(ref):
+        if is_url(ref) or "\0" in ref:     # a NUL byte: the media check names it (no OS call)
             return ref
         p = Path(ref).expanduser()
         return str(p if p.is_absolute() else (self.base_dir / p).resolve())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,26 +27,71 @@ class MediaError(ValueError):
     """A local media file that cannot be used; the message is meant for the user."""
 
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def regular_file(path: str) -> os.stat_result:
+    """``os.stat`` of ``path`` when it is a regular file; MediaError otherwise (missing, a NUL
+    byte in the name, a directory, FIFO, device or socket: reading those could block forever or
+    never end)."""
+    if "\0" in str(path):
+        raise MediaError("the path contains a NUL byte")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise MediaError("file not found") from None
+    except (OSError, ValueError) as exc:
+        raise MediaError(f"cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = next((name for test, name in _KINDS if test(st.st_mode)), "not a regular file")
+        raise MediaError(f"is {what}, not a regular file")
+    return st
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` (MediaError beyond): opened
+    non-blocking and checked on the open descriptor, so a FIFO swapped in after the check is
+    never waited on."""
+    regular_file(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise MediaError(f"cannot read ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise MediaError("is not a regular file")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise MediaError(f"is larger than {limit // 1048576} MB")
+    return data
+
+
 def _stat_key(path: str) -> tuple[str, float, int]:
-    st = os.stat(path)
+    st = regular_file(path)
     return path, st.st_mtime, st.st_size
 
 
 def image_info(path: str) -> ImageInfo:
     """Format and size of a local image (header read + integrity check). Raises MediaError."""
-    if not os.path.exists(path):
-        raise MediaError("file not found")
-    if os.path.isdir(path):
-        raise MediaError("is a directory, not an image")
     return _image_info(*_stat_key(path))
+
+
+# Largest local image read for inspection or inlining: well above Ark's 30 MB request limit (the
+# size itself is reported as a problem by image_problems), bounded all the same.
+IMAGE_READ_LIMIT = 64 * 1024 * 1024
 
 
 @lru_cache(maxsize=256)
 def _image_info(path: str, _mtime: float, size: int) -> ImageInfo:
+    import io
+
     from PIL import Image, UnidentifiedImageError
 
+    data = read_regular(path, IMAGE_READ_LIMIT)
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(data)) as img:
             fmt = (img.format or "").lower()
             width, height = img.size
             img.verify()
@@ -77,13 +123,14 @@ def image_problems(info: ImageInfo, spec: M.ModelSpec) -> list[str]:
 
 
 def audio_problems(path: str) -> list[str]:
-    if not os.path.exists(path):
-        return ["file not found"]
+    try:
+        size = regular_file(path).st_size
+    except MediaError as exc:
+        return [str(exc)]
     fmt = AUDIO_FORMATS.get(Path(path).suffix.lower())
     out = []
     if fmt is None:
         out.append("audio must be wav or mp3")
-    size = os.path.getsize(path)
     if size > AUDIO_MAX_BYTES:
         out.append(f"audio is {size / 1048576:.1f} MB; the limit is 15 MB")
     return out
@@ -99,5 +146,6 @@ def data_url(path: str, kind: str = "image") -> str:
         fmt = image_info(path).format
     else:
         fmt = AUDIO_FORMATS.get(Path(path).suffix.lower(), "wav")
-    payload = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    limit = IMAGE_READ_LIMIT if kind == "image" else AUDIO_MAX_BYTES
+    payload = base64.b64encode(read_regular(path, limit)).decode("ascii")
     return f"data:{kind}/{fmt};base64,{payload}"

@@ -38,7 +38,7 @@ def test_create_get_list_delete_shapes():
                  "safety_identifier": "m1"}]})
         return httpx.Response(200, json={
             "id": "cgt-1", "model": "m", "status": "succeeded",
-            "content": {"video_url": "http://f/v.mp4", "last_frame_url": "http://f/l.png"},
+            "content": {"video_url": "https://f/v.mp4", "last_frame_url": "https://f/l.png"},
             "usage": {"completion_tokens": 103818, "total_tokens": 103818}, "seed": 7,
             "created_at": 1, "updated_at": 2, "resolution": "720p", "ratio": "16:9", "duration": 5})
 
@@ -46,7 +46,7 @@ def test_create_get_list_delete_shapes():
     assert c.create({"model": "m", "content": []}) == "cgt-1"
     t = c.get("cgt-1")
     assert (t.status, t.video_url, t.last_frame_url, t.seed, t.completion_tokens) == (
-        "succeeded", "http://f/v.mp4", "http://f/l.png", 7, 103818)
+        "succeeded", "https://f/v.mp4", "https://f/l.png", 7, 103818)
     total, items = c.list(model="m", status="queued", task_ids=["a", "b"], page_size=50)
     assert total == 1 and items[0].safety_identifier == "m1"
     c.delete("cgt-1")
@@ -159,7 +159,7 @@ def test_download_resumes_with_range_after_truncation(tmp_path):
             "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"})
 
     dest = tmp_path / "v.mp4.part"
-    size = make(handler).download("http://files.test/v.mp4?X-Tos-Signature=abc", dest)
+    size = make(handler).download("https://files.test/v.mp4?X-Tos-Signature=abc", dest)
     assert size == len(data) and dest.read_bytes() == data
     assert ranges == [None, "bytes=30000-"]
 
@@ -169,13 +169,13 @@ def test_download_restarts_when_server_ignores_range_and_reports_expiry(tmp_path
     dest = tmp_path / "f.part"
     dest.write_bytes(b"garbage!")
     c = make(lambda req: httpx.Response(200, content=data))
-    assert c.download("http://files.test/f", dest) == 5000 and dest.read_bytes() == data
+    assert c.download("https://files.test/f", dest) == 5000 and dest.read_bytes() == data
     with pytest.raises(ArkURLExpiredError) as ei:
         make(lambda req: httpx.Response(403, text="expired")).download(
-            "http://files.test/f?X-Tos-Signature=SIG", tmp_path / "g.part")
+            "https://files.test/f?X-Tos-Signature=SIG", tmp_path / "g.part")
     assert "SIG" not in str(ei.value)
     with pytest.raises(DownloadError):
-        make(lambda req: httpx.Response(500)).download("http://files.test/f", tmp_path / "h.part")
+        make(lambda req: httpx.Response(500)).download("https://files.test/f", tmp_path / "h.part")
 
 
 class _Truncated(httpx.SyncByteStream):

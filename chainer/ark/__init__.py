@@ -1,5 +1,6 @@
 """chainer.ark: the provider seam (httpx client for the Ark content-generation task API)."""
-from .client import DEFAULT_BASE_URL, ArkClient
+from .client import (DEFAULT_BASE_URL, ArkClient, ArkTaskFormatError, DownloadTooLarge,
+                     UnsafeURLError, check_base_url)
 from .errors import (ArkAuthenticationError, ArkBadRequestError, ArkConnectionError, ArkError,
                      ArkHTTPError, ArkNotFoundError, ArkPermissionDeniedError, ArkRateLimitError,
                      ArkResponseError, ArkServerError, ArkTimeoutError, ArkURLExpiredError,
@@ -10,4 +11,5 @@ __all__ = ["ArkClient", "DEFAULT_BASE_URL", "Task", "TERMINAL", "IN_FLIGHT", "Ar
            "ArkHTTPError", "ArkBadRequestError", "ArkAuthenticationError",
            "ArkPermissionDeniedError", "ArkNotFoundError", "ArkRateLimitError", "ArkServerError",
            "ArkURLExpiredError", "ArkConnectionError", "ArkTimeoutError", "ArkResponseError",
-           "DownloadError", "redact"]
+           "DownloadError", "redact", "ArkTaskFormatError", "DownloadTooLarge",
+           "UnsafeURLError", "check_base_url"]

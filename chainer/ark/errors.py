@@ -12,17 +12,96 @@ from ..errors import ProviderError
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]+")
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\",}\n]+")
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=\-]+")
+_IDLIKE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_URLLIKE = re.compile(r"(?i)https?://\S*")
+
+# Fragments of a secret at least this long are removed from ANY text (ids and URLs included):
+# shorter runs of hex or base62 occur by chance in task ids, hashes and dates.
+FRAGMENT_MIN = 8
+# In free text (error messages: anything with a space or punctuation an id cannot hold), a whole
+# token sharing even this many consecutive characters with a secret is removed. Over-redacting a
+# word in an error message is the price of never showing a truncated key.
+TOKEN_FRAGMENT_MIN = 4
 
 
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Remove API keys from ``text``: the given secrets anywhere, and any Bearer token."""
+def escape_control(text: str) -> str:
+    """``text`` with control and other non-printable characters escaped (``\\x1b``, ``\\n``):
+    provider text can never move the cursor, clear the screen or forge a second output line."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000
+                       else f"\\U{code:08x}")
+    return "".join(out)
+
+
+def _fragments(secret: str, n: int) -> set[str]:
+    return {secret[i:i + n] for i in range(len(secret) - n + 1)}
+
+
+def _strip_fragments(text: str, secret: str) -> str:
+    """Replace every run of >= FRAGMENT_MIN characters that also occurs in ``secret``."""
+    n = min(FRAGMENT_MIN, len(secret))
+    grams = _fragments(secret, n)
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i:i + n] in grams:
+            j = i + n                       # extend while text[i:j+1] is still inside the secret
+            while j < len(text) and text[i:j + 1] in secret:
+                j += 1
+            out.append("***")
+            i = j
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _strip_tokens(text: str, secret: str) -> str:
+    grams = _fragments(secret, min(TOKEN_FRAGMENT_MIN, len(secret)))
+
+    def sub(m: re.Match) -> str:
+        tok = m.group(0)
+        if len(tok) < TOKEN_FRAGMENT_MIN:
+            return tok
+        if any(tok[i:i + TOKEN_FRAGMENT_MIN] in grams for i in range(len(tok) - TOKEN_FRAGMENT_MIN + 1)):
+            return "***"
+        return tok
+
+    return _TOKEN.sub(sub, text)
+
+
+def redact(text: str, secrets: Iterable[str | None] = (), *, escape: bool = True) -> str:
+    """Remove API keys from ``text``, then escape control characters.
+
+    Removed: each secret anywhere; any run of >= 8 characters of a secret (a truncated or
+    prefix-less key); in free text, any token sharing >= 4 consecutive characters with a secret;
+    any ``Bearer`` token or ``Authorization`` value. ``escape=False`` keeps line breaks (for a
+    multi-line traceback file). Always redact BEFORE truncating (a cut can
+    turn a whole key, which is recognised, into a prefix)."""
     out = str(text)
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            out = out.replace(secret, "***")
+        if not secret or len(secret) < 4:
+            continue
+        out = out.replace(secret, "***")
+        out = _strip_fragments(out, secret)
+        if not (_IDLIKE.fullmatch(out) or _URLLIKE.fullmatch(out)):   # ids and URLs: see above
+            out = _strip_tokens(out, secret)
     out = _BEARER.sub(r"\1***", out)
     out = _AUTH_HEADER.sub(r"\1***", out)
-    return out
+    return escape_control(out) if escape else out
+
+
+def clip(text: str, limit: int = 300) -> str:
+    """Bound an already-redacted text for a message."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def redact_json(value: Any, secrets: Iterable[str | None] = ()) -> Any:
@@ -62,7 +141,7 @@ class ArkHTTPError(ArkError):
                  secrets: Iterable[str | None] = ()):
         self.status = int(status)
         self.code = code or f"HTTP{status}"
-        self.provider_message = redact(message or "", secrets)
+        self.provider_message = clip(redact(message or "", secrets), 500)
         self.param = param or None
         self.type = type
         self.method = method
@@ -124,7 +203,7 @@ def http_error(status: int, body: Any, *, method: str, path: str, request_id: st
             err = {"message": inner}
     elif isinstance(body, (str, bytes)):
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        err = {"message": text.strip()[:300]}
+        err = {"message": clip(redact(text.strip(), secrets))}   # redact first, then cut
     cls = _BY_STATUS.get(status) or (ArkServerError if status >= 500 else ArkHTTPError)
     return cls(status, code=_s(err.get("code")), message=_s(err.get("message")),
                param=_s(err.get("param")), type=_s(err.get("type")), method=method, path=path,

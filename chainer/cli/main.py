@@ -49,6 +49,12 @@ class LazyGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as exc:  # a bug, not a user error: one line here, details in a file
+            from ..run.rundir import environment_error
+
+            env = environment_error(exc)       # disk full, read-only, corrupt journal: exit 2
+            if env is not None:
+                click.echo(f"error: {_redacted(str(env))}", err=True)
+                ctx.exit(env.exit_code)
             if os.environ.get("CHAINER_DEBUG"):
                 raise
             path = _save_traceback(exc)
@@ -57,17 +63,17 @@ class LazyGroup(click.Group):
             ctx.exit(1)
 
 
-def _redacted(text: str) -> str:
+def _redacted(text: str, *, escape: bool = True) -> str:
     from ..ark.errors import redact
 
-    return redact(text, [os.environ.get("ARK_API_KEY")])
+    return redact(text, [os.environ.get("ARK_API_KEY")], escape=escape)
 
 
 def _save_traceback(exc: BaseException) -> str:
     import tempfile
     import traceback
 
-    text = _redacted("".join(traceback.format_exception(exc)))
+    text = _redacted("".join(traceback.format_exception(exc)), escape=False)
     fd, path = tempfile.mkstemp(prefix="chainer-crash-", suffix=".txt")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)

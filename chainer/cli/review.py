@@ -38,11 +38,15 @@ def command(run_dir: Path, drift_guard: str | None, seams_per_page: int, no_expo
     """Write contact-sheet.png, report.html/.json, chapters.txt and timeline.otio into RUN_DIR
     from its summary.json and the downloaded clips. Nothing is submitted or re-rendered."""
     from ..review import write_review
+    from ..run.lock import RunLock
 
-    summary = load_summary(run_dir)
-    guard = drift_guard or summary.get("drift_guard") or "report"
-    written = write_review(run_dir, summary, drift_guard=guard, seams_per_page=seams_per_page,
-                           export_formats=not no_export)
+    if not run_dir.is_dir():
+        load_summary(run_dir)                   # its "not a directory" line; never create the dir
+    with RunLock(run_dir, "review"):            # one owner per run dir (not during a render)
+        summary = load_summary(run_dir)
+        guard = drift_guard or summary.get("drift_guard") or "report"
+        written = write_review(run_dir, summary, drift_guard=guard, seams_per_page=seams_per_page,
+                               export_formats=not no_export)
     if as_json:
         click.echo(json.dumps({k: str(v) for k, v in written.items()}, indent=2))
         return

@@ -1,6 +1,7 @@
 """``chainer stitch``: assemble clips into one seamless video (thin wrapper over media.stitch)."""
 from __future__ import annotations
 
+import contextlib
 import json
 
 import click
@@ -63,8 +64,13 @@ def command(clips, output, seam, transition, cut_before, loudness, chapters, tar
         raise InputError(f"--cut-before: index {bad[0]} is out of range 0..{len(clips) - 1}")
     segments = [Segment(path=c, shot_id=Path(c).stem, chained=i > 0 and i not in cuts,
                         title=Path(c).stem) for i, c in enumerate(clips)]
-    res = stitch(segments, output, seam=seam, transition=transition, loudness=_loudness(loudness),
-                 chapters=chapters, target=target)
+    from ..run.lock import RunLock, run_dir_of
+
+    owner = run_dir_of(Path(output))            # writing into a run dir: own it meanwhile
+    lock = RunLock(owner, "stitch") if owner is not None else contextlib.nullcontext()
+    with lock:
+        res = stitch(segments, output, seam=seam, transition=transition,
+                     loudness=_loudness(loudness), chapters=chapters, target=target)
     if as_json:
         click.echo(json.dumps(res.to_dict(), indent=2))
         return

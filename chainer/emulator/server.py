@@ -50,6 +50,15 @@ class _Drop(Exception):
     """Close the connection without answering (fault injection)."""
 
 
+MAX_CONNECTIONS = 64            # connections served at once (one thread each); more wait briefly,
+SLOT_WAIT = 2.0                 # then get a 503 instead of a thread
+CONNECTION_TIMEOUT = 60.0       # seconds a connection may sit idle or stall mid-request
+MAX_JSON_DEPTH = 64             # deeper request JSON is answered 400 (no recursion in the parser)
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+         b"Content-Length: 89\r\nConnection: close\r\n\r\n"
+         b'{"error":{"code":"ServiceUnavailable","message":"too many connections","param":"","type":""}}')
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -59,7 +68,31 @@ class _Server(ThreadingHTTPServer):
         if ":" in addr[0]:
             self.address_family = socket.AF_INET6
         self.emulator = emulator
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(addr, handler)
+
+    def process_request(self, request, client_address):
+        """At most MAX_CONNECTIONS handler threads: a flood of connections cannot exhaust the
+        process. Over the limit a connection waits SLOT_WAIT seconds, then gets a 503."""
+        if not self._slots.acquire(timeout=SLOT_WAIT):
+            try:
+                request.settimeout(1.0)
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def handle_error(self, request, client_address):  # noqa: D401 - quiet about vanished clients
         log.debug("connection error from %s", client_address, exc_info=True)
@@ -69,6 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ark-emulator"
     sys_version = ""
+    timeout = CONNECTION_TIMEOUT    # socket timeout: a stalled or idle client frees its thread
 
     def log_message(self, format, *args):  # noqa: A002 - stdlib signature
         log.debug("%s - %s", self.address_string(), format % args)
@@ -125,23 +159,51 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
 
     def _read_body(self) -> bytes:
+        """The request body, at most REQUEST_MAX_BYTES, chunked or not. A body over the cap or
+        framed wrongly is answered 400 and the connection closed (what is left unread of it
+        cannot be told from the next request)."""
+        cap = models.REQUEST_MAX_BYTES
         length = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks, total = [], 0
             while True:
-                size = int(self.rfile.readline().strip() or b"0", 16)
+                line = self.rfile.readline(1026)
+                if not line:
+                    raise ConnectionResetError("client went away while sending the body")
+                size_text = line.split(b";", 1)[0].strip()
+                try:
+                    size = int(size_text, 16)
+                except ValueError:
+                    size = -1
+                if size < 0 or len(size_text) > 16 or not line.endswith(b"\n"):
+                    self.close_connection = True
+                    raise ApiError(400, "InvalidParameter", "The request body has a malformed "
+                                   "chunk size", "")
                 if size == 0:
-                    self.rfile.readline()
+                    while self.rfile.readline(1026) not in (b"\r\n", b"\n", b""):
+                        pass                       # trailers: read and ignored
                     break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+                total += size
+                if total > cap:
+                    self.close_connection = True
+                    raise ApiError(400, "InvalidParameter", "The request body exceeds the "
+                                   f"{cap // 1048576} MB limit", "")
+                data = self.rfile.read(size)
+                if len(data) < size:
+                    raise ConnectionResetError("client went away while sending the body")
+                chunks.append(data)
+                self.rfile.readline(3)
             return b"".join(chunks)
         if not length:
             return b""
-        n = int(length)
-        if n > models.REQUEST_MAX_BYTES:
+        if not length.strip().isdigit():
             self.close_connection = True
-            raise ApiError(400, "InvalidParameter", "The request body exceeds the 64 MB limit", "")
+            raise ApiError(400, "InvalidParameter", "The Content-Length header is not a number", "")
+        n = int(length)
+        if n > cap:
+            self.close_connection = True
+            raise ApiError(400, "InvalidParameter", f"The request body exceeds the "
+                           f"{cap // 1048576} MB limit", "")
         data = self.rfile.read(n)
         if len(data) < n:
             raise ConnectionResetError("client went away while sending the body")
@@ -181,10 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(rule.status or 429, rule.code or "RateLimitExceeded.EndpointRPMExceeded",
                                rule.message or "The request has exceeded the rate limit (RPM) of the endpoint; "
                                                "please try again later", "")
-            try:
-                body = json.loads(raw.decode("utf-8")) if raw else None
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ApiError(400, "InvalidParameter", f"The request body is not valid JSON: {exc}", "") from None
+            body = parse_json_body(raw)
             req = validate_create(body, fetch_local=emu._fetch_local, fetch_local_path=emu._fetch_local_path,
                                   lookup_draft=emu._store.lookup_draft)
         except ApiError as exc:
@@ -232,6 +291,45 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_error(self, exc: ApiError) -> None:
         self._send_json(exc.status, exc.body(self.rid), headers=exc.headers)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _depth(raw: str) -> int:
+    """Deepest bracket nesting of a JSON text (strings skipped); no recursion, C-speed scans."""
+    depth = deepest = 0
+    for ch in _BRACKETS.findall(_JSON_STRING.sub("", raw)):
+        if ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        else:
+            depth -= 1
+    return deepest
+
+
+def parse_json_body(raw: bytes):
+    """A request body as JSON, or ApiError 400: not UTF-8, not JSON, NaN/Infinity, nested more
+    than MAX_JSON_DEPTH deep (checked before parsing: no RecursionError, no 500)."""
+    if not raw:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "InvalidParameter", f"The request body is not valid UTF-8: {exc}", "") from None
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise ApiError(400, "InvalidParameter", f"The request body is nested more than "
+                       f"{MAX_JSON_DEPTH} levels deep", "")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "InvalidParameter", f"The request body is not valid JSON: {exc}", "") from None
 
 
 def _int_param(q: dict, key: str, default: int) -> int:

@@ -58,9 +58,20 @@ def verify_video(path: str | os.PathLike, *, expected_frames: int | None = None,
 
 
 def verify_png(path: str | os.PathLike, *, size: tuple[int, int] | None = None) -> tuple[int, int]:
-    """Decode an image fully; raise :class:`DownloadError` if it is truncated or the wrong size."""
+    """Decode an image fully; raise :class:`DownloadError` if it is truncated or the wrong size.
+    The size is checked from the PNG header first: nothing is decoded from a file that claims
+    another size (or a huge one)."""
     from PIL import Image
 
+    from ..media.png import png_dimensions
+
+    try:
+        head = png_dimensions(path)
+    except (OSError, ValueError) as exc:
+        raise DownloadError(f"{Path(path).name}: not a PNG image ({exc})") from None
+    if size and tuple(head) != tuple(size):
+        raise DownloadError(f"{Path(path).name}: header says {head[0]}x{head[1]}, expected "
+                            f"{size[0]}x{size[1]}; not decoded")
     try:
         with Image.open(path) as im:
             im.load()
@@ -85,9 +96,23 @@ def fsync_dir(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
+def result_cap(kind: str, size: tuple[int, int] | None, seconds: float | None = None) -> int | None:
+    """A generous byte cap for one result file (None when its size is unknown: the client's
+    default cap applies). Video: 8x a 0.15 bit/pixel 24 fps stream (Seedance 1080p is ~0.05)
+    plus 16 MiB; image: 8 bytes a pixel plus 1 MiB (an RGBA PNG with no compression is ~4)."""
+    if not size:
+        return None
+    w, h = size
+    if kind == "image":
+        return w * h * 8 + (1 << 20)
+    secs = seconds if seconds and seconds > 0 else 15.0
+    return int(w * h * 24 * secs * 0.15 / 8 * 8) + (16 << 20)
+
+
 def fetch(client, url: str, final: Path, part: Path, *, verify: Callable[[Path], object],
           before_rename: Callable[[str, int], None] | None = None, attempts: int = 3,
-          on_bytes: Callable[[int], None] | None = None) -> tuple[str, int]:
+          on_bytes: Callable[[int], None] | None = None,
+          max_bytes: int | None = None) -> tuple[str, int]:
     """Download ``url`` to ``part`` (resuming it), verify, then atomically rename to ``final``.
 
     ``before_rename(sha256, size)`` runs after verification and before the rename (the journal
@@ -100,10 +125,12 @@ def fetch(client, url: str, final: Path, part: Path, *, verify: Callable[[Path],
     last: Exception | None = None
     for _ in range(attempts):
         try:
-            client.download(url, part, on_bytes=on_bytes)
+            client.download(url, part, on_bytes=on_bytes, max_bytes=max_bytes)
         except ArkURLExpiredError:
             raise
         except DownloadError as exc:
+            if not exc.retryable:          # over its cap, unsafe URL: the same again would fail
+                raise
             last = exc
             continue
         try:

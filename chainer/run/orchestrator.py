@@ -42,7 +42,7 @@ from ..ark.retry import RetryPolicy, call_with_retry, create_retryable, default_
 from ..errors import ChainerError, InputError
 from . import journal as J
 from .budget import Budget
-from .download import fetch, sha256_file, url_fresh, verify_png, verify_video
+from .download import fetch, result_cap, sha256_file, url_fresh, verify_png, verify_video
 from .keys import body_fingerprint, compact_body, data_url_png
 from .progress import Progress, make_progress
 
@@ -318,7 +318,9 @@ def _resolve_provider(provider: str, base_url: str | None, api_key: str | None) 
         if not key:
             raise InputError("--provider ark needs an API key: set ARK_API_KEY "
                              "(or use --provider emulator)")
-        return "ark", (base_url or os.environ.get("ARK_BASE_URL") or DEFAULT_BASE_URL), key
+        from ..ark.client import check_base_url   # a key in the URL is refused before it is stored
+
+        return "ark", check_base_url(base_url or os.environ.get("ARK_BASE_URL") or DEFAULT_BASE_URL), key
     return "emulator", None, None
 
 
@@ -1033,6 +1035,7 @@ class Runner:
                 aid = att.id
                 fetch(self.client, att.last_frame_url, frame, part(att),
                       verify=lambda p: verify_png(p, size=size),
+                      max_bytes=result_cap("image", size),
                       before_rename=lambda sha, n: self.journal.update(
                           aid, frame_sha=sha, frame_source="provider",
                           frame_path=str(frame.relative_to(self.run_dir))))
@@ -1087,6 +1090,7 @@ class Runner:
             aid = att.id
             fetch(self.client, att.video_url, clip, part(att),
                   verify=lambda p: verify_video(p, expected_frames=expected_frames, size=size),
+                  max_bytes=result_cap("video", size, (expected_frames or 0) / 24),
                   before_rename=lambda sha, n: self.journal.update(
                       aid, clip_sha=sha, clip_bytes=n,
                       clip_path=str(clip.relative_to(self.run_dir))))
