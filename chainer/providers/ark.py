@@ -115,8 +115,7 @@ def _status(task: Task) -> TaskStatus:
     raw = task.raw
     params = {k: raw[k] for k in ("resolution", "ratio", "frames", "duration", "seed",
                                   "generate_audio", "service_tier") if raw.get(k) is not None}
-    # UNCONFIRMED: 1.0 records echo no service_tier; a record without one ran at "default"
-    params.setdefault("service_tier", "default")
+    # 1.0 records echo no service_tier (ark-api.md s5.1): missing stays missing (not proof)
     result = {k: raw.get(k) for k in ("resolution", "ratio", "duration", "frames",
                                       "framespersecond", "seed", "service_tier", "generate_audio")}
     return TaskStatus(
@@ -153,6 +152,7 @@ class ArkProvider(Provider):
         self._emulator = emulator
         self._identity = identity
         self.ephemeral = emulator is not None
+        self.billed = name != "emulator"
         self._clock = clock
         self._date_lock = threading.Lock()
         self._server_date: float | None = None

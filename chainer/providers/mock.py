@@ -81,7 +81,8 @@ class MockProvider(Provider):
                  clip_maker: Callable[[Path, str, tuple[int, int]], None] | None = None,
                  list_mode: str = "echo", price_per_mtok: float | None = None,
                  tokens: int = 100_000, poll: PollPolicy | None = None,
-                 clock: Callable[[], float] = time.time, identity: str | None = None, **_: Any):
+                 clock: Callable[[], float] = time.time, identity: str | None = None,
+                 billed: bool = True, **_: Any):
         super().__init__(base_url or "mock://local")
         self.script = dict(script or {})
         self.default_script = list(default_script)
@@ -92,6 +93,7 @@ class MockProvider(Provider):
         self._poll = poll or PollPolicy.fast(0.001, max_wait=30.0)
         self._clock = clock
         self._identity = identity
+        self.billed = billed
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.tasks: dict[str, MockTask] = {}
