@@ -11,9 +11,13 @@ scriptable per shot or per call:
   creates the task and then raises, like a dropped response);
 - ``not_found_gets = {task_id: k}``: the next k gets of that task answer 404 (the task exists);
 - ``forget(task_id)``: the provider no longer knows the task (lookup says absent);
-- ``list_mode``: "echo" (markers echoed, complete), "strip" (no markers), "lag" (new tasks
-  missing from the list), "partial" (scan stops before total);
-- ``expire_urls(task_id)``: its result URLs answer "gone".
+- ``list_mode``: "echo" (markers echoed, complete), "strip" (no markers), "partial" (scan
+  stops before total); ``list_lag``: tasks younger than this many seconds are missing from it;
+- ``expire_urls(task_id)``: its result URLs answer "gone"; ``expire_on_success = {shot_id}``:
+  the first task of that shot succeeds with URLs that are already gone;
+- ``flaky_404 = {shot_id: k}``: the first k gets of that shot's first task answer 404;
+- ``vanish = {shot_id}``: that shot's first task is forgotten the moment it is created;
+- ``add_foreign(model, params)``: a task another client created (no marker of ours).
 
 ``creates`` counts create calls that made a task, per shot id (``creates_for(shot_id)``).
 """
@@ -73,14 +77,14 @@ class MockProvider(Provider):
     name = "mock"
     currency = "CNY"
     returns_last_frame = True
-    ephemeral = True
+    ephemeral = False      # its tasks live as long as the object (tests reuse it across renders)
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
                  script: dict[str, list[str]] | None = None, default_script: Iterable[str] = (
                      "queued", "running", "succeeded"),
                  clip_maker: Callable[[Path, str, tuple[int, int]], None] | None = None,
                  list_mode: str = "echo", price_per_mtok: float | None = None,
-                 tokens: int = 100_000, poll: PollPolicy | None = None,
+                 tokens: int = 100_000, poll: PollPolicy | None = None, list_lag: float = 0.0,
                  clock: Callable[[], float] = time.time, identity: str | None = None,
                  billed: bool = True, **_: Any):
         super().__init__(base_url or "mock://local")
@@ -88,6 +92,7 @@ class MockProvider(Provider):
         self.default_script = list(default_script)
         self.clip_maker = clip_maker or _placeholder_clip
         self.list_mode = list_mode
+        self.list_lag = list_lag
         self.price_per_mtok = price_per_mtok
         self.tokens = tokens
         self._poll = poll or PollPolicy.fast(0.001, max_wait=30.0)
@@ -101,6 +106,9 @@ class MockProvider(Provider):
         self.fail_create: dict[int, BaseException | str] = {}
         self.not_found_gets: dict[str, int] = {}
         self.cancelled: list[str] = []
+        self.expire_on_success: set[str] = set()
+        self.flaky_404: dict[str, int] = {}
+        self.vanish: set[str] = set()
         self.calls: list[tuple[str, str]] = []
 
     @property
@@ -117,6 +125,16 @@ class MockProvider(Provider):
         for t in self.tasks.values():
             out[t.shot_id] = out.get(t.shot_id, 0) + 1
         return out
+
+    def add_foreign(self, model: str, params: dict, *, shot_id: str = "(foreign)") -> str:
+        """A task created by another client: same account, no marker of ours."""
+        with self._lock:
+            tid = f"mock-{next(self._ids):04d}"
+            req = ProviderRequest(body={"model": model, "shot": shot_id, "resolution": "480p",
+                                        "ratio": "16:9", "duration": 2, "w": 16, "h": 16},
+                                  model=model, params=dict(params))
+            self.tasks[tid] = MockTask(tid, shot_id, req, self._clock(), ["running"])
+            return tid
 
     def forget(self, task_id: str) -> None:
         self.tasks[task_id].known = False
@@ -157,6 +175,13 @@ class MockProvider(Provider):
                                        list(self.script.get(shot, self.default_script)),
                                        seed=request.body.get("seed") or 1000 + n)
             self.calls.append(("create", tid))
+            first = self.creates_for(shot) == 1
+            if first and shot in self.flaky_404:
+                self.not_found_gets[tid] = self.flaky_404[shot]
+            if first and shot in self.vanish:
+                self.tasks[tid].known = False
+            if first and shot in self.expire_on_success:
+                self.tasks[tid].urls_gone = True
             if fail == "ambiguous_after_create":
                 raise MockError("ambiguous", "connection lost after the create was sent")
             return tid
@@ -195,15 +220,16 @@ class MockProvider(Provider):
     def find(self, request: ProviderRequest, *, since: float, known_ids: Iterable[str] = ()) -> FindResult:
         with self._lock:
             items = [t for t in self.tasks.values() if t.known and t.request.model == request.model]
-            if self.list_mode == "lag":
-                items = [t for t in items if t.id in set(known_ids)]
+            if self.list_lag:
+                now = self._clock()
+                items = [t for t in items if now - t.created_at >= self.list_lag]
             statuses = [self._status(t) for t in items]
         complete = self.list_mode != "partial"
         now = self._clock()
         window = (since - 5.0, now + 5.0)
         return decide_ownership(request, statuses, complete=complete, window=window,
                                 known_ids=known_ids,
-                                markers_echoed=self.list_mode in ("echo", "lag"))
+                                markers_echoed=self.list_mode == "echo")
 
     def lookup(self, task_id: str) -> Lookup:
         with self._lock:
