@@ -411,3 +411,34 @@ def test_open_provider_registry():
         open_provider("ark", base_url="https://user:sk-secret@ark.example/api/v3", api_key="k")
     p = open_provider("mock")
     assert p.identity == "mock@mock://local" and math.isfinite(p.poll_policy().initial)
+
+
+def test_cli_budget_nan_and_negative_exit_2_one_line(sb, tmp_path):
+    from click.testing import CliRunner
+
+    from chainer.cli.main import cli
+
+    for bad in ("nan", "-1"):
+        r = CliRunner().invoke(cli, ["render", str(sb), "-o", str(tmp_path / "run"), "--provider",
+                                     "emulator", "--budget", bad, "--progress", "off"])
+        assert r.exit_code == 2, r.output
+        (line,) = [ln for ln in r.output.splitlines() if ln.strip()]
+        assert "--budget" in line and "Traceback" not in r.output
+    assert not (tmp_path / "run" / "journal.sqlite").exists()
+
+
+def test_cli_emulator_base_url_is_the_one_used(tmp_path):
+    from click.testing import CliRunner
+
+    from chainer.cli.main import cli
+    from chainer.emulator import Emulator, EmulatorConfig
+
+    sb = write_storyboard(tmp_path / "sb.yaml", TWO_SEQUENCES[:1])
+    with Emulator(EmulatorConfig(x264_preset="ultrafast", latency=0.1)) as emu:
+        r = CliRunner().invoke(cli, ["render", str(sb), "-o", str(tmp_path / "run"), "--provider",
+                                     "emulator", "--base-url", emu.base_url, "--progress", "off",
+                                     "--poll-interval", "0.05"])
+        assert r.exit_code == 0, r.output
+        assert emu.stats()["tasks_created"] == 1
+    (att,) = _attempts(tmp_path / "run")
+    assert att.provider_identity == "emulator@" + emu.base_url
