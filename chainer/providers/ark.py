@@ -30,7 +30,7 @@ from ..ark import (ArkClient, ArkConnectionError, ArkError, ArkHTTPError, ArkNot
                    ArkResponseError, ArkURLExpiredError, DownloadError, Task)
 from ..ark.client import DEFAULT_BASE_URL
 from ..errors import InputError
-from .base import (CREATE_SLACK, Failure, FindResult, Lookup, Price, Provider, ProviderRequest,
+from .base import (CREATE_SLACK, Failure, FindResult, Lookup, Provider, ProviderRequest,
                    TaskStatus, decide_ownership, register, valid_task_id)
 from .poll import PollPolicy
 
@@ -316,10 +316,6 @@ class ArkProvider(Provider):
 
     def expected_seconds(self, shot) -> float | None:
         return shot.est_wall_seconds if self.name == "ark" else None
-
-    def price(self, shot) -> Price | None:
-        per = getattr(shot, "price_per_mtok", None)
-        return Price(float(per), self.currency) if per is not None else None
 
     def cost(self, task: TaskStatus, per_mtok: float | None) -> float | None:
         if task.tokens is None or per_mtok is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import ChainerError, InputError
+from ..errors import ChainerError
 from . import journal as J
 
 _NEXT = {"reuse": "reuse (nothing to do)", "download": "download the finished result",
