@@ -442,3 +442,18 @@ def test_cli_emulator_base_url_is_the_one_used(tmp_path):
         assert emu.stats()["tasks_created"] == 1
     (att,) = _attempts(tmp_path / "run")
     assert att.provider_identity == "emulator@" + emu.base_url
+
+
+def test_a_clip_the_journal_does_not_know_is_refused(tmp_path):
+    """An older copy of the journal restored over a newer render: s3's clip is not in it."""
+    prov = MockProvider()
+    run = tmp_path / "run"
+    short = write_storyboard(tmp_path / "short.yaml", TWO_SEQUENCES[:2])
+    full = write_storyboard(tmp_path / "full.yaml", TWO_SEQUENCES[:3])
+    assert _render(prov, short, run).ok
+    shutil.copy(run / "journal.sqlite", tmp_path / "old.sqlite")       # a backup, then more work
+    assert _render(prov, full, run).ok and prov.create_calls == 3
+    shutil.copy(tmp_path / "old.sqlite", run / "journal.sqlite")
+    with pytest.raises(InputError, match=r"clips/s3.mp4 has no task in journal.sqlite"):
+        _render(prov, full, run)
+    assert prov.create_calls == 3

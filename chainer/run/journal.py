@@ -411,4 +411,16 @@ def open_run_journal(run_dir: str | Path, *, create: bool = True) -> Journal:
         raise InputError(f"{run_dir}: holds {', '.join(outputs)} from an earlier render but "
                          f"journal.sqlite records no render, so what was paid cannot be known; "
                          f"nothing submitted. To recover: {recover}")
+    # a clip the journal has never heard of was paid for by a journal we do not have (an older
+    # copy restored, or a WAL lost in a copy)
+    known = {a.shot_id for a in journal.attempts()}
+    clips = run_dir / "clips"
+    strays = sorted(p.stem for p in clips.glob("*.mp4")) if clips.is_dir() else []
+    strays = [s for s in strays if s not in known]
+    if strays:
+        journal.close()
+        raise InputError(f"{run_dir}: clips/{strays[0]}.mp4" + (f" (and {len(strays) - 1} more)"
+                         if len(strays) > 1 else "") + " has no task in journal.sqlite (an older "
+                         f"or incomplete copy?), so what was paid cannot be known; nothing "
+                         f"submitted. To recover: {recover}")
     return journal
