@@ -445,15 +445,15 @@ def test_cli_emulator_base_url_is_the_one_used(tmp_path):
 
 
 def test_a_clip_the_journal_does_not_know_is_refused(tmp_path):
-    """An older copy of the journal restored over a newer render: s3's clip is not in it."""
+    """An older copy of the journal restored over a newer render: t1's and t2's clips are not in it."""
     prov = MockProvider()
     run = tmp_path / "run"
-    short = write_storyboard(tmp_path / "short.yaml", TWO_SEQUENCES[:2])
-    full = write_storyboard(tmp_path / "full.yaml", TWO_SEQUENCES[:3])
+    short = write_storyboard(tmp_path / "short.yaml", TWO_SEQUENCES[:3])
+    full = write_storyboard(tmp_path / "full.yaml", TWO_SEQUENCES)
     assert _render(prov, short, run).ok
     shutil.copy(run / "journal.sqlite", tmp_path / "old.sqlite")       # a backup, then more work
-    assert _render(prov, full, run).ok and prov.create_calls == 3
+    assert _render(prov, full, run).ok and prov.create_calls == 5
     shutil.copy(tmp_path / "old.sqlite", run / "journal.sqlite")
-    with pytest.raises(InputError, match=r"clips/s3.mp4 has no task in journal.sqlite"):
+    with pytest.raises(InputError, match=r"clips/t1.mp4 \(and 1 more\) has no task in journal"):
         _render(prov, full, run)
-    assert prov.create_calls == 3
+    assert prov.create_calls == 5
