@@ -6,6 +6,8 @@ Public API (each imported lazily so ``import chainer`` stays cheap):
 - ``chainer.plan(storyboard_or_path)``   -> Plan (no network)
 - ``chainer.render(path, ...)``          -> RenderResult
 - ``chainer.stitch(segments, out, ...)`` -> StitchResult
+- ``chainer.open_provider(name, base_url=None, api_key=None, **kw)`` -> Provider (pass it to
+  ``render(provider=...)``)
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ _LAZY = {
     "stitch": ("chainer.media.stitch", "stitch"),
     "Segment": ("chainer.media.stitch", "Segment"),
     "Emulator": ("chainer.emulator", "Emulator"),
+    "RenderResult": ("chainer.run.runner", "RenderResult"),
+    "open_provider": ("chainer.providers.base", "open_provider"),
+    "Provider": ("chainer.providers.base", "Provider"),
 }
 
 

@@ -96,49 +96,11 @@ class PlannedShot:
         return out
 
     def request_body(self, first_frame_url: str | None = None) -> dict:
-        """The Ark create body. Local files are inlined as data: URLs; a chained shot needs
-        ``first_frame_url`` (the previous clip's last frame, URL or data:image/png;base64,...)."""
-        content: list[dict] = [{"type": "text", "text": self.prompt}]
-        if self.chained_from is not None:
-            if not first_frame_url:
-                raise ValueError(f"shot {self.id} chains from {self.chained_from}: "
-                                 "first_frame_url is required")
-            content.append(_image_item(first_frame_url, "first_frame"))
-        elif first_frame_url is not None:
-            raise ValueError(f"shot {self.id} starts a sequence; it takes no first_frame_url")
-        elif self.image is not None:
-            content.append(_image_item(_inline(self.image, "image"), "first_frame"))
-        if self.last_image is not None:
-            content.append(_image_item(_inline(self.last_image, "image"), "last_frame"))
-        for ref in self.references.get("images", []):
-            content.append(_image_item(_inline(ref, "image"), "reference_image"))
-        for ref in self.references.get("videos", []):
-            content.append({"type": "video_url", "video_url": {"url": ref},
-                            "role": "reference_video"})
-        for ref in self.references.get("audio", []):
-            content.append({"type": "audio_url", "audio_url": {"url": _inline(ref, "audio")},
-                            "role": "reference_audio"})
-        model = M.host_model_id(self.model, "ark", self.mode) or self.model.id
-        body: dict[str, Any] = {"model": model, "content": content,
-                                "return_last_frame": self.return_last_frame,
-                                "resolution": self.resolution, "ratio": self.request_ratio}
-        if self.frames_param is not None:
-            body["frames"] = self.frames_param
-        else:
-            body["duration"] = self.duration
-        body["watermark"] = self.watermark
-        if self.model.audio and self.generate_audio is not None:
-            body["generate_audio"] = self.generate_audio
-        if self.seed is not None and self.model.seed:
-            body["seed"] = self.seed
-        if self.camera_fixed is not None and self.model.camera_fixed and not (
-                self.mode == "references" and not self.model.camera_fixed_with_references):
-            body["camera_fixed"] = self.camera_fixed
-        if self.service_tier != "default":
-            body["service_tier"] = self.service_tier
-        if self.draft_param:
-            body["draft"] = True
-        return body
+        """The shot's full request (the Ark create body, built by ``providers/ark.py``: the one
+        place that knows it); also the canonical description hashed into shot keys."""
+        from .providers.ark import ark_body
+
+        return ark_body(self, first_frame_url)
 
     def to_dict(self) -> dict:
         return {

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from chainer.emulator import Emulator, EmulatorConfig
 from chainer.errors import ChainerError
 from chainer.run import journal as J
-from chainer.run import orchestrator
+from chainer.run import fetch, runner
 from chainer.run.orchestrator import EXPIRES_DEFAULT, EXPIRES_MARGIN, PollPolicy, render
 from chainer.run.status import run_status
 from render_util import TWO_SEQUENCES, created, first_frame, png, psnr, sha, write_storyboard
@@ -219,7 +219,7 @@ def test_clip_that_fails_verification_stops_its_sequence_and_keeps_the_chain(tmp
             raise DownloadError(f"{path.name}: does not decode (test)")
         return verify_video(path, **kw)
 
-    monkeypatch.setattr(orchestrator, "verify_video", reject_s1)
+    monkeypatch.setattr(fetch, "verify_video", reject_s1)
     sb = write_storyboard(tmp_path / "sb.yaml", CHAIN)
     run = tmp_path / "run"
     with Emulator(EmulatorConfig(x264_preset="veryfast", latency=0.2)) as emu:
@@ -254,7 +254,7 @@ def test_assembly_failure_is_one_line_and_rerun_only_assembles(slow_clip, tmp_pa
         out.with_name(f".{out.stem}.partial{out.suffix}").write_bytes(b"half a video")
         raise ZeroDivisionError("division by zero\nsecond line")
 
-    monkeypatch.setattr(orchestrator, "assemble", broken)
+    monkeypatch.setattr(runner, "assemble", broken)
     emu = slow_clip["emu"]
     n0 = created(emu)
     r = CliRunner().invoke(cli, ["render", str(slow_clip["sb"]), "-o", str(run), "--provider",

@@ -10,10 +10,11 @@ from ..errors import InputError
 @click.argument("storyboard", type=click.Path(dir_okay=False))
 @click.option("-o", "--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
               help="Run directory (default renders/<storyboard name>/, or renders/<name>-draft/).")
-@click.option("--provider", type=click.Choice(["auto", "ark", "emulator"]), default="auto",
-              show_default=True, help="auto: Ark when ARK_API_KEY is set, else the built-in emulator.")
-@click.option("--base-url", default=None, help="Ark base URL (default $ARK_BASE_URL or the "
-              "official cn-beijing endpoint); point it at a proxy or a `chainer emulator`.")
+@click.option("--provider", default="auto", show_default=True,
+              help="auto: Ark when ARK_API_KEY is set, else the built-in emulator; or ark, "
+                   "emulator, or another registered provider.")
+@click.option("--base-url", default=None, help="Provider base URL (Ark: default $ARK_BASE_URL or "
+              "the official cn-beijing endpoint; emulator: a running `chainer emulator`).")
 @click.option("--concurrency", type=int, default=3, show_default=True,
               help="Sequences rendered at once (shots within a sequence are always in order).")
 @click.option("--budget", type=float, default=None, metavar="AMOUNT",
@@ -25,6 +26,9 @@ from ..errors import InputError
               "confirmation threshold.")
 @click.option("--retry-failed", type=int, default=0, show_default=True, metavar="N",
               help="Resubmit a failed shot up to N times.")
+@click.option("--resubmit", is_flag=True, help="Submit a shot again when its task is proven "
+              "gone from the provider (a 404 re-checked, or a create proven to have made no "
+              "task). Without it chainer stops that sequence and says what to check.")
 @click.option("--cancel-on-interrupt", is_flag=True, help="On Ctrl-C, cancel (DELETE) tasks "
               "still queued; by default they are left to finish and picked up by the next run.")
 @click.option("--progress", "progress_mode", type=click.Choice(["auto", "rich", "plain", "off"]),
@@ -37,7 +41,7 @@ from ..errors import InputError
               help="Poll every SECONDS, fixed (no backoff, no jitter); failed calls are retried "
                    "after SECONDS growing to 4x. For tests and benchmarks.")
 def command(storyboard, run_dir, provider, base_url, concurrency, budget, draft, yes,
-            retry_failed, cancel_on_interrupt, progress_mode, emulator_latency, emulator_faults,
+            retry_failed, resubmit, cancel_on_interrupt, progress_mode, emulator_latency, emulator_faults,
             poll_interval):
     """Render STORYBOARD into one video: shot by shot, each chained from the previous shot's
     last frame, every task recorded in RUN_DIR/journal.sqlite so a re-run resumes."""
@@ -59,8 +63,9 @@ def command(storyboard, run_dir, provider, base_url, concurrency, budget, draft,
     progress = {"auto": None, "off": False}.get(progress_mode, progress_mode)
     result = render(storyboard, run_dir=run_dir, provider=provider, base_url=base_url,
                     concurrency=concurrency, budget=budget, draft=draft, yes=yes,
-                    retry_failed=retry_failed, cancel_on_interrupt=cancel_on_interrupt,
-                    emulator_config=emulator_config, progress=progress, poll=poll_interval)
+                    retry_failed=retry_failed, resubmit=resubmit,
+                    cancel_on_interrupt=cancel_on_interrupt, emulator_config=emulator_config,
+                    progress=progress, poll=poll_interval, confirm=_terminal_confirm())
     t = result.summary["totals"]
     money = f"{t['cost_actual']:.2f} {t['currency']}" if t.get("cost_complete") else \
         f"{t['tokens_actual']:,} tokens"
@@ -73,3 +78,13 @@ def command(storyboard, run_dir, provider, base_url, concurrency, budget, draft,
     click.echo(f"incomplete: {t['succeeded']} of {t['shots']} shots rendered ({money} so far); "
                f"`chainer status {result.run_dir}` shows what a re-run would do", err=True)
     raise SystemExit(1)
+
+
+def _terminal_confirm():
+    """Confirmation is the CLI's job: ask on a terminal; without one, None (the library then
+    refuses anything that needs confirming unless --yes)."""
+    import sys
+
+    if not sys.stdin.isatty():
+        return None
+    return lambda question: click.confirm(question, default=False, err=True)

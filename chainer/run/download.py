@@ -9,9 +9,8 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from ..ark.errors import ArkURLExpiredError, DownloadError
+from ..ark.errors import DownloadError
 
 
 @dataclass
@@ -94,58 +93,6 @@ def fsync_dir(path: str | os.PathLike) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def result_cap(kind: str, size: tuple[int, int] | None, seconds: float | None = None) -> int | None:
-    """A generous byte cap for one result file (None when its size is unknown: the client's
-    default cap applies). Video: 8x a 0.15 bit/pixel 24 fps stream (Seedance 1080p is ~0.05)
-    plus 16 MiB; image: 8 bytes a pixel plus 1 MiB (an RGBA PNG with no compression is ~4)."""
-    if not size:
-        return None
-    w, h = size
-    if kind == "image":
-        return w * h * 8 + (1 << 20)
-    secs = seconds if seconds and seconds > 0 else 15.0
-    return int(w * h * 24 * secs * 0.15 / 8 * 8) + (16 << 20)
-
-
-def fetch(client, url: str, final: Path, part: Path, *, verify: Callable[[Path], object],
-          before_rename: Callable[[str, int], None] | None = None, attempts: int = 3,
-          on_bytes: Callable[[int], None] | None = None,
-          max_bytes: int | None = None) -> tuple[str, int]:
-    """Download ``url`` to ``part`` (resuming it), verify, then atomically rename to ``final``.
-
-    ``before_rename(sha256, size)`` runs after verification and before the rename (the journal
-    records the expected hash there). A file that downloads but fails verification is discarded
-    and fetched again from scratch, up to ``attempts`` times. :class:`ArkURLExpiredError` passes
-    through untouched: the caller decides whether that means a new task.
-    """
-    final, part = Path(final), Path(part)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    last: Exception | None = None
-    for _ in range(attempts):
-        try:
-            client.download(url, part, on_bytes=on_bytes, max_bytes=max_bytes)
-        except ArkURLExpiredError:
-            raise
-        except DownloadError as exc:
-            if not exc.retryable:          # over its cap, unsafe URL: the same again would fail
-                raise
-            last = exc
-            continue
-        try:
-            verify(part)
-        except DownloadError as exc:
-            last = exc
-            part.unlink(missing_ok=True)
-            continue
-        sha, size = sha256_file(part), part.stat().st_size
-        if before_rename:
-            before_rename(sha, size)
-        os.replace(part, final)
-        fsync_dir(final.parent)
-        return sha, size
-    raise DownloadError(f"{final.name}: download failed after {attempts} attempts: {last}")
 
 
 ASSUMED_URL_TTL = 86400.0        # Ark result URLs live 24 h (ark-api.md section 5.1)

@@ -1,8 +1,18 @@
 """The run journal: one SQLite file in the run directory, the single source of truth of a run.
 
 Every submission intent, task id, status change, download and usage figure is committed the moment
-it happens (WAL, ``synchronous=FULL``), so a crash or ``kill -9`` at any point loses nothing that
-was already paid for. Nothing here ever stores an API key.
+it happens (``synchronous=FULL``), so a crash or ``kill -9`` at any point loses nothing that was
+already paid for. Nothing here ever stores an API key.
+
+The journal uses SQLite's rollback journal (``journal_mode=DELETE``), not WAL: between
+transactions the whole journal is in ``journal.sqlite`` alone, so copying a run dir (without any
+``-wal``/``-journal`` side file) loses nothing. A journal written in WAL mode by an earlier version
+is checkpointed into the main file when it is opened.
+
+Columns are provider-neutral: ``provider`` (registry name), ``provider_identity`` (where the task
+lives: name + normalised base URL; a task is only polled through that identity), ``marker`` (the
+client marker a host echoes), ``currency``. Journals of schema 1 are migrated on open (columns
+added; ``provider_identity`` filled from the run's meta).
 
 Tables
 - ``meta(key, value)``: storyboard path, provider, base URL, draft flag...
@@ -19,7 +29,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # attempt states
 CREATING = "creating"        # intent recorded, create POST may or may not have reached the provider
@@ -74,7 +84,10 @@ CREATE TABLE IF NOT EXISTS attempts (
     frame_sha TEXT,
     frame_source TEXT,
     frame_at REAL,
-    downloaded_at REAL
+    downloaded_at REAL,
+    provider TEXT,
+    provider_identity TEXT,
+    currency TEXT
 );
 CREATE INDEX IF NOT EXISTS attempts_shot ON attempts (shot_id, shot_key);
 CREATE TABLE IF NOT EXISTS events (
@@ -130,6 +143,9 @@ class Attempt:
     frame_source: str | None = None
     frame_at: float | None = None         # last frame on disk, verified (the next shot may chain)
     downloaded_at: float | None = None    # clip (and last frame when needed) on disk, verified
+    provider: str | None = None           # registry name of the provider that created the task
+    provider_identity: str | None = None  # where the task lives (name@normalised base URL)
+    currency: str | None = None           # of est_cost / price / cost
 
     @property
     def in_flight(self) -> bool:
@@ -145,7 +161,8 @@ class Attempt:
 
 
 # columns added after SCHEMA_VERSION 1 shipped: (name, SQL declaration)
-_ADDED_COLUMNS = (("frame_at", "REAL"),)
+_ADDED_COLUMNS = (("frame_at", "REAL"), ("provider", "TEXT"), ("provider_identity", "TEXT"),
+                  ("currency", "TEXT"))
 _COLUMNS = tuple(f.name for f in fields(Attempt))
 _UPDATABLE = frozenset(_COLUMNS) - {"id", "shot_id", "shot_key", "number", "marker"}
 
@@ -172,11 +189,11 @@ class Journal:
                                    timeout=30.0)
         self._db.row_factory = sqlite3.Row
         with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA journal_mode=DELETE")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
             self._migrate()
-            if self.get_meta("schema_version") is None:
+            if (self.get_meta("schema_version") or 0) < SCHEMA_VERSION:
                 self.set_meta("schema_version", SCHEMA_VERSION)
 
     def _migrate(self) -> None:
@@ -189,6 +206,20 @@ class Journal:
                 except sqlite3.OperationalError as exc:   # another process added it meanwhile
                     if "duplicate column" not in str(exc):
                         raise
+        # schema 1 -> 2: each attempt's provider identity, from the run's meta (rule 6). An
+        # in-process emulator's tasks died with it: one identity for all of them.
+        if (self.get_meta("schema_version") or 1) < 2:
+            name = self.get_meta("provider") or "ark"
+            if name == "emulator":
+                ident = "emulator@in-process"
+            else:
+                from ..providers.base import normalise_base_url
+
+                url = self.get_meta("base_url")
+                ident = f"{name}@{normalise_base_url(url)}" if url else None
+            self._db.execute("UPDATE attempts SET provider = COALESCE(provider, ?), "
+                             "provider_identity = COALESCE(provider_identity, ?), "
+                             "currency = COALESCE(currency, 'CNY')", (name, ident))
 
     def close(self) -> None:
         with self._lock:
@@ -225,15 +256,22 @@ class Journal:
         values.setdefault("state", CREATING)
         values.setdefault("intent_at", self._clock())
         with self._lock:
-            number = 1 + self._db.execute(
-                "SELECT COUNT(*) FROM attempts WHERE shot_id = ? AND shot_key = ?",
-                (shot_id, shot_key)).fetchone()[0]
-            cols = ["shot_id", "shot_key", "number", "marker", *values]
-            cur = self._db.execute(
-                f"INSERT INTO attempts ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                (shot_id, shot_key, number, marker, *values.values()))
-            attempt_id = cur.lastrowid
-            self._event(shot_id, attempt_id, "intent", {"marker": marker, "number": number})
+            # count + insert + event: one transaction (two writers never get one number)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                number = 1 + self._db.execute(
+                    "SELECT COUNT(*) FROM attempts WHERE shot_id = ? AND shot_key = ?",
+                    (shot_id, shot_key)).fetchone()[0]
+                cols = ["shot_id", "shot_key", "number", "marker", *values]
+                cur = self._db.execute(
+                    f"INSERT INTO attempts ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    (shot_id, shot_key, number, marker, *values.values()))
+                attempt_id = cur.lastrowid
+                self._event(shot_id, attempt_id, "intent", {"marker": marker, "number": number})
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
         return self.get(attempt_id)
 
     def update(self, attempt_id: int, *, event: str | None = None,
@@ -324,3 +362,65 @@ class Journal:
 
 def _attempt(row: sqlite3.Row) -> Attempt:
     return Attempt(**{k: row[k] for k in _COLUMNS})
+
+
+class JournalMissing(Exception):
+    """Raised by :func:`open_run_journal`; carries the one line for the user."""
+
+
+def run_outputs(run_dir: Path) -> list[str]:
+    """What in ``run_dir`` shows an earlier render paid for something (clips, frames, summary)."""
+    found = []
+    for sub, pattern in (("clips", "*.mp4"), ("frames", "*.png")):
+        d = run_dir / sub
+        if d.is_dir() and any(d.glob(pattern)):
+            found.append(f"{sub}/")
+    if (run_dir / "summary.json").exists():
+        found.append("summary.json")
+    return found
+
+
+def open_run_journal(run_dir: str | Path, *, create: bool = True) -> Journal:
+    """Open ``run_dir``'s journal for a render (rule 4: the journal is the only proof of what
+    was paid). A run dir holding clips, frames or a summary whose journal is missing, empty or
+    unreadable is refused with :class:`~chainer.errors.InputError` (exit 2) rather than rendered
+    again, which would pay a second time for shots that exist."""
+    from ..errors import InputError
+
+    run_dir = Path(run_dir)
+    path = run_dir / "journal.sqlite"
+    outputs = run_outputs(run_dir)
+    recover = (f"restore {path} from a copy (with its -wal file if it has one), or move "
+               f"{', '.join(outputs)} aside to render again from nothing (paid again)")
+    if not path.exists() or path.stat().st_size == 0:
+        if outputs:
+            what = "missing" if not path.exists() else "empty"
+            raise InputError(f"{run_dir}: holds {', '.join(outputs)} from an earlier render but "
+                             f"journal.sqlite is {what}, so what was paid cannot be known; "
+                             f"nothing submitted. To recover: {recover}")
+        if not create:
+            raise InputError(f"{run_dir}: no journal.sqlite here (not a chainer run directory)")
+    try:
+        journal = Journal(path)
+        has_record = bool(journal.attempts()) or journal.get_meta("storyboard") is not None
+    except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: unreadable journal ({exc}); nothing submitted. To recover: "
+                         f"{recover}") from None
+    if outputs and not has_record:
+        journal.close()
+        raise InputError(f"{run_dir}: holds {', '.join(outputs)} from an earlier render but "
+                         f"journal.sqlite records no render, so what was paid cannot be known; "
+                         f"nothing submitted. To recover: {recover}")
+    # a clip the journal has never heard of was paid for by a journal we do not have (an older
+    # copy restored, or a WAL lost in a copy)
+    known = {a.shot_id for a in journal.attempts()}
+    clips = run_dir / "clips"
+    strays = sorted(p.stem for p in clips.glob("*.mp4")) if clips.is_dir() else []
+    strays = [s for s in strays if s not in known]
+    if strays:
+        journal.close()
+        raise InputError(f"{run_dir}: clips/{strays[0]}.mp4" + (f" (and {len(strays) - 1} more)"
+                         if len(strays) > 1 else "") + " has no task in journal.sqlite (an older "
+                         f"or incomplete copy?), so what was paid cannot be known; nothing "
+                         f"submitted. To recover: {recover}")
+    return journal

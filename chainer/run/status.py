@@ -4,21 +4,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import ChainerError, InputError
+from ..errors import ChainerError
 from . import journal as J
 
 _NEXT = {"reuse": "reuse (nothing to do)", "download": "download the finished result",
          "poll": "poll the task in flight", "resolve": "look for the task of an interrupted create",
          "submit": "submit", "resubmit": "submit again", "wait": "render after the previous shot",
-         "blocked": "nothing (blocked)"}
+         "blocked": "nothing (blocked)",
+         "elsewhere": "nothing here: the task lives at another provider"}
 
 
 def run_status(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
-    jpath = run_dir / "journal.sqlite"
-    if not jpath.exists():
-        raise InputError(f"{run_dir}: no journal.sqlite here (not a chainer run directory)")
-    journal = J.Journal(jpath)
+    journal = J.open_run_journal(run_dir, create=False)
     try:
         return _status(run_dir, journal)
     finally:
@@ -48,10 +46,12 @@ def _status(run_dir: Path, journal: J.Journal) -> dict[str, Any]:
         notes.append(f"storyboard {sb_path} not found: showing the journal only")
     to_submit, to_submit_cost = 0, 0.0
     if plan is not None:
-        from .orchestrator import assess
+        from .assess import PAID_ACTIONS, assess
 
         report["currency"] = plan.currency
-        states = assess(plan, journal, run_dir, meta.get("identity") or "emulator")
+        where = meta.get("provider_identity")
+        states = assess(plan, journal, run_dir, meta.get("identity") or "emulator",
+                        identity=where, ephemeral=bool(where and where.endswith("@in-process")))
         for shot, st in zip(plan.shots, states):
             latest = st.attempt or (journal.attempts(shot.id) or [None])[-1]
             cost = sum(a.cost or 0.0 for a in journal.attempts(shot.id))
@@ -61,13 +61,14 @@ def _status(run_dir: Path, journal: J.Journal) -> dict[str, Any]:
             next_ = _NEXT.get(st.action, st.action)
             if st.reason and st.action not in ("reuse",):
                 next_ += f" — {st.reason}"
-            if st.action in ("submit", "resubmit", "wait"):
+            if st.action in PAID_ACTIONS:
                 to_submit += 1
                 to_submit_cost += shot.est_cost or 0.0
             report["shots"].append({
                 "id": shot.id, "sequence": shot.sequence, "state": state,
                 "task_id": latest.task_id if latest else None,
                 "attempts": len(journal.attempts(shot.id)), "cost": cost if cost else None,
+                "where": latest.provider_identity if latest else None,
                 "est_cost": shot.est_cost, "action": st.action, "next": next_,
                 "error": (f"{latest.error_code}: {latest.error_message}"
                           if latest and latest.error_code and latest.state != J.SUCCEEDED else None)})
