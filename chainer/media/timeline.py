@@ -138,6 +138,7 @@ class SegPlan:
     fade_out: int = 0
     xfade_out: int = 0                   # frames overlapped with the next segment
     start: float = 0.0
+    start_frame: int = 0                 # first output frame
     kept: int = 0                        # output frames (after conform)
 
     @property
