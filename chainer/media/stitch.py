@@ -40,8 +40,9 @@ from . import mp4
 from .h264 import headers_from_nals, mp4_avcc_nals, parse_headers, parse_sps, x264_options
 from .probe import ProbeError, parse_framecrc, parse_stream_kinds, probe
 from .seams import PEEK_SIZE, compare_seam, frames_from_raw
+from ..transitions import parse_transition
 from .timeline import (SegPlan, Source, Target, conform_steps, converted_frames,
-                       parse_target, parse_transition, tail_cut)
+                       parse_target, tail_cut)
 
 SEAM_MODES = ("auto", "dedupe", "keep")
 MAX_CRF = 18
