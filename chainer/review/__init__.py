@@ -122,6 +122,17 @@ def _drift(before_in, after_in, cache: dict, notes: list[str]):
     return before, after
 
 
+def _relative_clips(drift: dict | None, run_dir: Path) -> dict | None:
+    """Drift results naming their clips relative to the run dir (the report may be moved)."""
+    if drift is None:
+        return None
+    from dataclasses import replace
+
+    base = os.path.abspath(run_dir)
+    return {k: replace(d, clip=Path(os.path.relpath(os.path.abspath(d.clip), base)).as_posix())
+            for k, d in drift.items()}
+
+
 def _workers(workers: int | None) -> int:
     """Clips decoded side by side (one single-threaded ffmpeg each): one per core, at most 4."""
     return max(1, int(workers)) if workers else max(1, min(4, os.cpu_count() or 1))
@@ -264,6 +275,7 @@ def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str 
     for i, p in enumerate(sheet.close()):
         written["contact_sheet" if i == 0 else f"contact_sheet_{i + 1}"] = p
     before, after = _drift(before_in, after_in, cache, notes)
+    before, after = _relative_clips(before, run_dir), _relative_clips(after, run_dir)
 
     written["chapters"] = write_chapters(timeline, run_dir / "chapters.txt")
     chapters = chapter_lines(timeline)

@@ -232,8 +232,9 @@ class GuardResult:
                 return str(x)
             return Path(os.path.relpath(os.path.abspath(x), os.path.abspath(base_dir))).as_posix()
         return {"shot_id": self.shot_id, "clip": p(self.clip), "original": p(self.original),
-                "corrected": self.corrected, "before": self.before.to_dict(),
-                "after": self.after.to_dict() if self.after else None,
+                "corrected": self.corrected,
+                "before": dict(self.before.to_dict(), clip=p(self.before.clip)),
+                "after": dict(self.after.to_dict(), clip=p(self.after.clip)) if self.after else None,
                 "luts": [p(x) for x in self.luts], "transfer": self.transfer}
 
 
