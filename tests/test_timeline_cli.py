@@ -11,10 +11,8 @@ report's "after" must be the graded clips), and a run directory whose name has a
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import xml.etree.ElementTree as ET
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -22,12 +20,11 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 import yaml
-from click.testing import CliRunner
 from PIL import Image
 
-from chainer.cli.main import cli
 from chainer.media.probe import count_frames, probe
 from chainer.timeline import Timeline
+from cli_util import chainer, cwd
 
 MODEL = "doubao-seedance-2-0-260128"
 RUN = "renders/it's a cut"          # relative, with an apostrophe
@@ -50,21 +47,6 @@ def storyboard(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return path
-
-
-@contextmanager
-def cwd(path: Path):
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
-
-
-def chainer(*args: str):
-    r = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return r
 
 
 def render(run_dir: str):
