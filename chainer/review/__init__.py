@@ -8,8 +8,13 @@
   seed, queue/run/download times, tokens and cost estimated vs actual, seam score, colour drift;
   totals; charts of colour drift and of the render time line with its critical path;
 - ``chapters.txt``: YouTube description chapters ("0:00 Title");
-- ``timeline.otio`` (+ ``timeline.fcpxml`` / ``timeline.edl`` when the OTIO adapter packages are
-  installed): the edit as assembled, for an editor.
+- ``timeline.otio``, ``timeline.fcpxml`` and ``timeline.edl``: the edit as assembled, for an
+  editor (media referenced by absolute file URLs/paths computed at review time).
+
+Everything about the edit comes from the run's ``timeline.json`` (:mod:`chainer.timeline`,
+written once by the assembly); ``summary.json`` gives the per-shot facts (prompts, tasks, times,
+costs). Every path they store is relative to the run directory, so a moved or copied run
+directory reviews the same.
 
 Colour drift lives in :mod:`chainer.review.drift` (``measure_drift``, ``match_clip``,
 ``apply_drift_guard``, ``correct_frame_png``).
