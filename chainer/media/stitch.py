@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..timeline import Entry, Timeline
 from . import ffmpeg as ff
 from .audio import SEAM_FADE, AudioPiece, Join, assemble
 from .chapters import write_ffmetadata
@@ -39,8 +40,9 @@ from . import mp4
 from .h264 import headers_from_nals, mp4_avcc_nals, parse_headers, parse_sps, x264_options
 from .probe import ProbeError, parse_framecrc, parse_stream_kinds, probe
 from .seams import PEEK_SIZE, compare_seam, frames_from_raw
+from ..transitions import parse_transition
 from .timeline import (SegPlan, Source, Target, conform_steps, converted_frames,
-                       parse_target, parse_transition, tail_cut)
+                       parse_target, tail_cut)
 
 SEAM_MODES = ("auto", "dedupe", "keep")
 MAX_CRF = 18
@@ -95,6 +97,7 @@ class StitchResult:
     seam: str = "auto"
     encoder: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    timeline: Timeline | None = None   # the edit; paths as given (see Timeline.relative_to)
 
     def to_dict(self) -> dict:
         paths: dict[str, int] = {}
@@ -372,6 +375,11 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                             prev.tail_trim = 1       # same picture: drop it where it is cheapest
                             if spec is not None:
                                 spec_tails[i - 1] = spec
+                        elif seam == "auto":
+                            db = "identical" if match.psnr == float("inf") else f"{match.psnr:.1f} dB"
+                            notes.append(f"seam {prev.shot_id} -> {p.shot_id}: expected chained, "
+                                         f"but {p.shot_id}'s first frame does not repeat "
+                                         f"{prev.shot_id}'s last frame (PSNR {db}); both kept")
                         elif seam == "dedupe":
                             p.head_trim = 1
                             p.full = True
@@ -439,11 +447,9 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
 
             # 5. mux ----------------------------------------------------------------------------
             t = time.perf_counter()
-            marks = []
-            if chapters:
-                for i, p in enumerate(plans):
-                    end = plans[i + 1].start if i + 1 < len(plans) else float(total_frames / tgt.fps)
-                    marks.append((p.start, end, p.title))
+            edit = _edit(plans, tgt, total_frames, out, audio_fmt is not None)
+            marks = [(float(a), float(b), title) for a, b, title in edit.chapters()] \
+                if chapters else []
             tmp_out = out.with_name(f".{out.stem}.part-{os.getpid()}{out.suffix}")
             try:
                 written = False
@@ -478,7 +484,25 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
     return StitchResult(output=str(out), frames=total_frames, duration=total_frames / fps,
                         audio_duration=audio_stats.get("duration", 0.0) if audio_stats else 0.0,
                         timings=timings, segments=results, width=tgt.width, height=tgt.height,
-                        fps=fps, seam=seam, encoder=list(encoder.args), notes=notes)
+                        fps=fps, seam=seam, encoder=list(encoder.args), notes=notes,
+                        timeline=edit)
+
+
+def _edit(plans: list[SegPlan], tgt: Target, total_frames: int, out: Path,
+          audio: bool) -> Timeline:
+    """The one :class:`~chainer.timeline.Timeline` of this assembly (paths as given)."""
+    entries = []
+    for i, p in enumerate(plans):
+        src = p.source
+        entries.append(Entry(
+            shot_id=p.shot_id, title=p.title, clip=str(src.path), frames_in=src.frames,
+            head=p.head_trim, tail=p.tail_trim, kept=p.kept, start=p.start_frame,
+            transition_in=str(p.transition_in) if p.transition_in else "cut",
+            overlap=plans[i - 1].xfade_out if i else 0, audio=bool(src.audio),
+            width=src.width, height=src.height, chained=p.chained,
+            seam=dict(p.seam) if p.seam else None))
+    return Timeline(fps=Fraction(tgt.fps), frames=int(total_frames), width=tgt.width,
+                    height=tgt.height, output=str(out), audio=audio, entries=tuple(entries))
 
 
 def _timescale_for(fps: Fraction) -> int:
@@ -707,6 +731,7 @@ class _Timeline:
             p = self.plans[self.done]
             p.kept = converted_frames(p.src_end - p.head_trim, p.source.fps, self.tgt.fps)
             p.start = float(self.pos / self.tgt.fps)
+            p.start_frame = int(self.pos)
             self.pos += p.kept - p.xfade_out
             self.ready[self.done].set()
             self.done += 1

@@ -1,5 +1,7 @@
-"""The plan of an edit: what each segment keeps, where it lands in the output, and how its video
-is produced (copied, smart-rendered tail, or re-encoded). Pure data and arithmetic; no ffmpeg."""
+"""The stitcher's working plan: what each segment keeps, where it lands in the output, and how its
+video is produced (copied, smart-rendered tail, or re-encoded). Pure data and arithmetic; no
+ffmpeg. The finished edit is a :class:`chainer.timeline.Timeline` (built from these plans once);
+transitions are parsed by the one grammar, :mod:`chainer.transitions`."""
 from __future__ import annotations
 
 import re
@@ -7,32 +9,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ..errors import InputError
+from ..transitions import Transition
 from .h264 import StreamHeaders, prefix_cut
-
-_TRANSITION = re.compile(r"^(cut|crossfade|fade)(?::(\d+(?:\.\d+)?))?$")
-
-
-@dataclass(frozen=True)
-class Transition:
-    kind: str           # "cut" | "crossfade" | "fade"
-    seconds: float = 0.0
-
-    def __str__(self) -> str:
-        return self.kind if self.kind == "cut" else f"{self.kind}:{self.seconds:g}"
-
-
-def parse_transition(text: str | None, *, where: str = "transition") -> Transition:
-    if text is None or str(text).strip() == "":
-        return Transition("cut")
-    m = _TRANSITION.match(str(text).strip())
-    if not m or (m.group(1) != "cut" and m.group(2) is None):
-        raise InputError(f"{where}: {text!r} is not a transition; allowed: cut, crossfade:SEC, fade:SEC "
-                         "(e.g. crossfade:0.5)")
-    kind = m.group(1)
-    sec = float(m.group(2) or 0.0)
-    if kind != "cut" and not (0 < sec <= 10):
-        raise InputError(f"{where}: {text!r}: the length must be > 0 and <= 10 seconds")
-    return Transition(kind, sec if kind != "cut" else 0.0)
 
 
 @dataclass
@@ -138,6 +116,7 @@ class SegPlan:
     fade_out: int = 0
     xfade_out: int = 0                   # frames overlapped with the next segment
     start: float = 0.0
+    start_frame: int = 0                 # first output frame
     kept: int = 0                        # output frames (after conform)
 
     @property

@@ -8,8 +8,13 @@
   seed, queue/run/download times, tokens and cost estimated vs actual, seam score, colour drift;
   totals; charts of colour drift and of the render time line with its critical path;
 - ``chapters.txt``: YouTube description chapters ("0:00 Title");
-- ``timeline.otio`` (+ ``timeline.fcpxml`` / ``timeline.edl`` when the OTIO adapter packages are
-  installed): the edit as assembled, for an editor.
+- ``timeline.otio``, ``timeline.fcpxml`` and ``timeline.edl``: the edit as assembled, for an
+  editor (media referenced by absolute file URLs/paths computed at review time).
+
+Everything about the edit comes from the run's ``timeline.json`` (:mod:`chainer.timeline`,
+written once by the assembly); ``summary.json`` gives the per-shot facts (prompts, tasks, times,
+costs). Every path they store is relative to the run directory, so a moved or copied run
+directory reviews the same.
 
 Colour drift lives in :mod:`chainer.review.drift` (``measure_drift``, ``match_clip``,
 ``apply_drift_guard``, ``correct_frame_png``).
@@ -19,10 +24,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 
-from .drift import (DRIFT_GUARDS, apply_drift_guard, correct_frame_png, image_stats, load_guard_results,
-                    match_clip, measure_drift)
+from ..timeline import TIMELINE_FILE, Timeline
+from .drift import (DRIFT_GUARDS, apply_drift_guard, correct_frame_png, image_stats, match_clip,
+                    measure_drift)
 
 __all__ = ["write_review", "apply_drift_guard", "measure_drift", "match_clip", "correct_frame_png",
            "image_stats", "DRIFT_GUARDS", "GRADED_DIR"]
@@ -62,41 +69,35 @@ def _sequence_groups(shots: list[dict]) -> list[tuple[object, list[dict]]]:
     return list(groups.items())
 
 
-def _drift_inputs(run_dir: Path, summary: dict, timeline, drift_guard: str, notes: list[str]):
+def _drift_inputs(run_dir: Path, summary: dict, timeline: Timeline, drift_guard: str,
+                  notes: list[str]):
     """Which clips the drift is measured on, without decoding anything: ``before`` (the
-    downloaded clips) and, for ``match``, ``after`` (the drift-matched clips the assembly used),
-    each {sequence: [(shot_id, clip path), ...]}."""
+    downloaded clips) and, for ``match``, ``after`` (the clips the assembly used, per the
+    timeline: graded copies where it has them), each {sequence: [(shot_id, clip path), ...]}."""
     if drift_guard == "off":
         return None, None
     groups = _sequence_groups(summary.get("shots") or [])
+    entries = {e.shot_id: e for e in timeline.entries}
     before_in: dict[object, list] = {}
+    after_in: dict[object, list] = {}
     for seq, shots in groups:
         for s in shots:
-            clip = _resolve(run_dir, s.get("clip"))
+            sid = str(s.get("id"))
+            e = entries.get(sid)
+            rel = (e.original or e.clip) if e is not None else s.get("clip")
+            clip = _resolve(run_dir, rel)
             if clip is None or not clip.exists():
-                notes.append(f"shot {s.get('id')}: clip {s.get('clip')!r} not found; no drift measured")
+                notes.append(f"shot {sid}: clip {rel!r} not found; no drift measured")
                 continue
-            before_in.setdefault(seq, []).append((str(s.get("id")), clip))
+            before_in.setdefault(seq, []).append((sid, clip))
+            used = _resolve(run_dir, e.clip) if e is not None else None
+            after_in.setdefault(seq, []).append((sid, used if used is not None and used.exists()
+                                                 else clip))
     if drift_guard != "match":
         return before_in, None
-    # the clips the assembly actually used: stitch segment paths, a shot's graded_clip, or the
-    # drift guard's record (run_dir/graded/drift.json); otherwise the original (not corrected)
-    used = {e.shot_id: e.path for e in timeline.entries if e.path.exists()}
-    guard = load_guard_results(run_dir / GRADED_DIR / "drift.json") or {}
-    guard_clips = {str(g["shot_id"]): Path(g["clip"]) for g in guard.get("shots", [])}
-    shot_by_id = {str(s.get("id")): s for _, ss in groups for s in ss}
-    after_in: dict[object, list] = {}
-    for seq, items in before_in.items():
-        for sid, clip in items:
-            graded = _resolve(run_dir, shot_by_id[sid].get("graded_clip"))
-            cand = [p for p in (graded, guard_clips.get(sid), used.get(sid)) if p is not None]
-            cand = [p if p.is_absolute() else run_dir / p for p in cand]
-            path = next((p for p in cand if p.exists() and p.resolve() != clip.resolve()), clip)
-            after_in.setdefault(seq, []).append((sid, path))
-    if all(p == clip for (_, clip), (_, p) in zip(
-            [x for v in before_in.values() for x in v], [x for v in after_in.values() for x in v])):
-        notes.append("drift_guard match: no drift-matched clips found (graded/drift.json, stitch "
-                     "segment paths); 'after' is the downloaded clips")
+    if not any(e.original for e in timeline.entries):
+        notes.append("drift_guard match: the assembly used no drift-matched clips; 'after' is "
+                     "the downloaded clips")
     return before_in, after_in
 
 
@@ -124,6 +125,17 @@ def _drift(before_in, after_in, cache: dict, notes: list[str]):
     after = measure_drift({seq: v for seq, v in known(after_in).items() if seq in refs},
                           references=refs, cache=cache)
     return before, after
+
+
+def _relative_clips(drift: dict | None, run_dir: Path) -> dict | None:
+    """Drift results naming their clips relative to the run dir (the report may be moved)."""
+    if drift is None:
+        return None
+    from dataclasses import replace
+
+    base = os.path.abspath(run_dir)
+    return {k: replace(d, clip=Path(os.path.relpath(os.path.abspath(d.clip), base)).as_posix())
+            for k, d in drift.items()}
 
 
 def _workers(workers: int | None) -> int:
@@ -191,7 +203,6 @@ def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str 
     from .contact_sheet import ContactSheet, Seam, measure_seam, wanted_frames
     from .otio_export import write_otio
     from .report import build_report, charts_for, render_html
-    from .timeline import build_timeline
     from .drift import _check_guard
     from .frames import plan_clip
 
@@ -200,12 +211,16 @@ def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str 
     run_dir.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     written: dict[str, Path] = {}
-    timeline = build_timeline(run_dir, summary)
-    if not timeline.entries:
-        notes.append("no clips to review (nothing was downloaded or stitched)")
+    timeline = Timeline.load(run_dir)
+    if timeline is None:
+        notes.append(f"no {TIMELINE_FILE}: the run was not assembled; seams, chapters and editor "
+                     "timelines need an assembled run")
+        timeline = Timeline(fps=Fraction(24), frames=0, width=0, height=0, output=None,
+                            audio=False)
+    paths = {e.shot_id: timeline.path(run_dir, e.clip) for e in timeline.entries}
     for e in timeline.entries:
-        if not e.path.exists():
-            notes.append(f"shot {e.shot_id}: {e.path} not found")
+        if not paths[e.shot_id].exists():
+            notes.append(f"shot {e.shot_id}: {e.clip} not found in {run_dir}")
 
     before_in, after_in = _drift_inputs(run_dir, summary, timeline, drift_guard, notes)
     # clips whose first/last-frame stats the drift needs, by resolved path -> cache keys
@@ -218,10 +233,11 @@ def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str 
     # then the clips only the drift reads (the downloaded originals of drift-matched shots)
     jobs = []
     for e in timeline.entries:
-        readable = e.path.exists() and e.kept > 0
-        rp = e.path.resolve() if readable else None
-        jobs.append((e, e.path, wanted_frames(e) if readable else {}, rp in stats_keys))
-    covered = {e.path.resolve() for e, _, names, _ in jobs if names}
+        path = paths[e.shot_id]
+        readable = path.exists() and e.kept > 0
+        rp = path.resolve() if readable else None
+        jobs.append((e, path, wanted_frames(e) if readable else {}, rp in stats_keys))
+    covered = {p.resolve() for e, p, names, _ in jobs if names}
     jobs += [(None, p, {}, True) for p in stats_keys if p not in covered]
     title = summary.get("title") or ""
     sheet = ContactSheet(timeline, run_dir, title=title, seams_per_page=seams_per_page)
@@ -264,16 +280,20 @@ def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str 
     for i, p in enumerate(sheet.close()):
         written["contact_sheet" if i == 0 else f"contact_sheet_{i + 1}"] = p
     before, after = _drift(before_in, after_in, cache, notes)
+    before, after = _relative_clips(before, run_dir), _relative_clips(after, run_dir)
 
     written["chapters"] = write_chapters(timeline, run_dir / "chapters.txt")
     chapters = chapter_lines(timeline)
     notes.extend(youtube_caveats(timeline))
 
     meta = {"title": title, "storyboard": summary.get("storyboard"), "drift_guard": drift_guard}
-    exported, skipped = write_otio(timeline, run_dir, name=title or "chainer", run_dir=run_dir,
-                                   extra_formats=export_formats, metadata=meta)
-    for k, p in exported.items():
-        written["otio" if k == "otio" else {"fcpx_xml": "fcpxml", "cmx_3600": "edl"}[k]] = p
+    exported, skipped = {}, {}
+    if timeline.entries:
+        exported, skipped = write_otio(timeline, run_dir, name=title or "chainer",
+                                       extra_formats=export_formats, metadata=meta,
+                                       shots={str(s.get("id")): s
+                                              for s in summary.get("shots") or []})
+    written.update(exported)
     for adapter, why in skipped.items():
         notes.append(f"{adapter} export skipped: {why}")
 

@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from .timeline import Timeline
+from ..timeline import Timeline
 
 
 def format_timestamp(seconds: float, *, hours: bool = False) -> str:
@@ -26,18 +26,17 @@ def _clean(title: str) -> str:
 
 
 def chapter_lines(timeline: Timeline) -> list[str]:
-    fps = float(timeline.fps)
     hours = timeline.duration >= 3600
     lines, last = [], -1
-    for i, e in enumerate(timeline.entries):
-        t = 0.0 if i == 0 else e.start / fps
+    for t, _end, title in timeline.chapters():
+        t = float(t)
         stamp = format_timestamp(t, hours=hours)
         if int(t) == last and lines:
             # two chapters in the same second cannot be told apart: keep the first title and
             # append this one (YouTube also rejects chapters closer than that)
-            lines[-1] += f" / {_clean(e.title)}"
+            lines[-1] += f" / {_clean(title)}"
             continue
-        lines.append(f"{stamp} {_clean(e.title)}")
+        lines.append(f"{stamp} {_clean(title)}")
         last = int(t)
     return lines
 
@@ -45,11 +44,9 @@ def chapter_lines(timeline: Timeline) -> list[str]:
 def youtube_caveats(timeline: Timeline) -> list[str]:
     """Why YouTube would ignore these chapters (it wants >= 3, each >= 10 s), if it would."""
     notes = []
-    fps = float(timeline.fps)
     if len(timeline.entries) < 3:
         notes.append("YouTube shows chapters only when there are at least 3")
-    bounds = [e.start / fps for e in timeline.entries] + [timeline.duration]
-    short = [e.shot_id for e, a, b in zip(timeline.entries, bounds, bounds[1:]) if b - a < 10]
+    short = [title for a, b, title in timeline.chapters() if b - a < 10]
     if short:
         notes.append(f"YouTube ignores chapter lists with chapters under 10 s ({len(short)} here)")
     return notes

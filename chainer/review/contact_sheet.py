@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 
 from .charts import CRITICAL, INK, MUTED, font, text_size
 from .colour import psnr, ssim
-from .timeline import Entry, Timeline
+from ..timeline import Entry, Timeline
 
 GOOD, FAIR, BAD, NEUTRAL = (52, 168, 83), (240, 160, 0), (214, 39, 40), (150, 150, 150)
 PSNR_CAP = 99.0   # identical frames (PSNR = inf) are reported as this
@@ -52,7 +52,7 @@ class Seam:
     @property
     def verdict(self) -> str:
         if self.kind != "chained":
-            return "cut"
+            return self.kind           # an intended cut, crossfade or fade: not scored as a jump
         j = self.jump_db
         if j is None:
             return "unknown"
@@ -60,7 +60,7 @@ class Seam:
 
     def to_dict(self) -> dict:
         r = lambda v, k=2: None if v is None else round(v, k)  # noqa: E731
-        return {"index": self.index, "from": self.out_shot, "to": self.in_shot, "kind": self.kind,
+        return {"index": self.index + 1, "from": self.out_shot, "to": self.in_shot, "kind": self.kind,
                 "at": round(self.at, 3), "psnr_db": r(self.psnr), "ssim": r(self.ssim, 4),
                 "in_shot_psnr_db": r(self.in_shot_psnr), "jump_db": r(self.jump_db),
                 "verdict": self.verdict, "frames": list(self.frames)}
@@ -78,20 +78,35 @@ def wanted_frames(e: Entry) -> dict[str, int]:
     kept (seam scores), and the middle kept frame (the shot's thumbnail)."""
     return {"first": e.first_kept, "first2": min(e.first_kept + 1, e.last_kept),
             "last_prev": max(e.last_kept - 1, e.first_kept), "last": e.last_kept,
-            "mid": e.head + e.kept // 2}
+            "mid": (e.first_kept + e.last_kept) // 2}
 
 
 def seam_kind(b: Entry) -> str:
-    return ("crossfade" if b.overlap > 0 else
-            "fade" if b.transition_in.startswith("fade") else
-            "chained" if b.chained else "cut")
+    return b.seam_kind
+
+
+def _common_size(fa: dict[str, np.ndarray], fb: dict[str, np.ndarray]):
+    """Both sides' frames at one size (the smaller side's), so clips of different sizes (a cut
+    between 16:9 and 9:16 shots, or a conformed clip) are scored too."""
+    a, b = fa["last"], fb["first"]
+    if a.shape == b.shape:
+        return fa, fb
+    w = min(a.shape[1], b.shape[1])
+    h = min(a.shape[0], b.shape[0])
+
+    def scaled(frames):
+        return {k: (v if v.shape[:2] == (h, w) else
+                    np.asarray(Image.fromarray(v).resize((w, h), Image.BILINEAR)))
+                for k, v in frames.items() if v is not None}
+    return scaled(fa), scaled(fb)
 
 
 def measure_seam(index: int, a: Entry, b: Entry, fa: dict[str, np.ndarray],
                  fb: dict[str, np.ndarray], fps) -> Seam:
     """The seam between entries ``a`` and ``b`` from their frames (see :func:`wanted_frames`)."""
     p = s = inner = None
-    if "last" in fa and "first" in fb and fa["last"].shape == fb["first"].shape:
+    if "last" in fa and "first" in fb:
+        fa, fb = _common_size(fa, fb)
         p, s = _cap(psnr(fa["last"], fb["first"])), ssim(fa["last"], fb["first"])
         pairs = [(fa.get("last_prev"), fa["last"]), (fb["first"], fb.get("first2"))]
         vals = [_cap(psnr(x, y)) for x, y in pairs
@@ -238,7 +253,7 @@ class ContactSheet:
         d.text((margin, 12), head, font=ft, fill=INK)
         tl = self.timeline
         info = (f"page {page + 1}/{n_pages} · {self.n_seams} seams, {len(entries)} shots · "
-                f"{tl.duration:.2f} s at {float(tl.fps):g} fps · left: last frame of "
+                f"{float(tl.duration):.2f} s at {float(tl.fps):g} fps · left: last frame of "
                 f"shot N, right: first frame of shot N+1 · colour: jump vs in-shot motion "
                 f"(green ≤ 3 dB, amber ≤ 8 dB, red worse, grey: intended cut)")
         d.text((margin, 38), _fit(d, info, fs, page_w - 2 * margin), font=fs, fill=MUTED)
@@ -255,7 +270,7 @@ class ContactSheet:
                 if seam.in_shot_psnr is not None:
                     score += f" · in-shot {seam.in_shot_psnr:.1f} dB · {seam.verdict}"
             else:
-                score = "no score (frames missing or sizes differ)"
+                score = "no score (frames missing)"
             d.text((x0, y0 + 19), _fit(d, score, fs, cell_w), font=fs,
                    fill=colour if colour != NEUTRAL else MUTED)
             img.paste(_thumb(self.thumbs.get(seam.out_shot, {}).get("last"), (tw, th)), (x0, y0 + 38))

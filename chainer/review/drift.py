@@ -225,22 +225,30 @@ class GuardResult:
     luts: list[Path] = field(default_factory=list)
     transfer: dict | None = None
 
-    def to_dict(self) -> dict:
-        return {"shot_id": self.shot_id, "clip": str(self.clip), "original": str(self.original),
-                "corrected": self.corrected, "before": self.before.to_dict(),
-                "after": self.after.to_dict() if self.after else None,
-                "luts": [str(p) for p in self.luts], "transfer": self.transfer}
+    def to_dict(self, base_dir: str | os.PathLike | None = None) -> dict:
+        """Paths relative to ``base_dir`` when given (what drift.json stores)."""
+        def p(x) -> str:
+            if base_dir is None:
+                return str(x)
+            return Path(os.path.relpath(os.path.abspath(x), os.path.abspath(base_dir))).as_posix()
+        return {"shot_id": self.shot_id, "clip": p(self.clip), "original": p(self.original),
+                "corrected": self.corrected,
+                "before": dict(self.before.to_dict(), clip=p(self.before.clip)),
+                "after": dict(self.after.to_dict(), clip=p(self.after.clip)) if self.after else None,
+                "luts": [p(x) for x in self.luts], "transfer": self.transfer}
 
 
 def apply_drift_guard(shots: Iterable[tuple[str, object, str | os.PathLike]],
                       workdir: str | os.PathLike, *, mode: str = "match", strength: float = 1.0,
-                      threshold: float = 1.0) -> dict[str, GuardResult]:
+                      threshold: float = 1.0,
+                      base_dir: str | os.PathLike | None = None) -> dict[str, GuardResult]:
     """Run the drift guard over ``(shot_id, sequence, clip)`` triples (storyboard order).
 
     ``off``: nothing is measured, every clip stays. ``report``: measured, clips stay.
     ``match``: each shot whose first or last frame drifts more than ``threshold`` from its
     sequence's reference is graded into ``workdir/<shot_id>.mp4``; the others stay. Writes
-    ``workdir/drift.json`` (what write_review shows as before/after). Returns {shot_id: result}.
+    ``workdir/drift.json`` (paths in it relative to ``base_dir``, the run directory, when given;
+    else to ``workdir``). Returns {shot_id: result}.
     """
     _check_guard(mode)
     triples = [(str(s), q, Path(c)) for s, q, c in shots]
@@ -273,7 +281,8 @@ def apply_drift_guard(shots: Iterable[tuple[str, object, str | os.PathLike]],
     (workdir / "drift.json").write_text(json.dumps(
         {"mode": mode, "strength": strength, "threshold": threshold,
          "references": {str(k): v.to_dict() for k, v in refs.items()},
-         "shots": [r.to_dict() for r in results.values()]}, indent=2))
+         "shots": [r.to_dict(base_dir if base_dir is not None else workdir)
+                   for r in results.values()]}, indent=2))
     return results
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from .charts import DriftPoint, TaskSpan, drift_chart, timeline_chart
 from .contact_sheet import Seam
 from .drift import ShotDrift
-from .timeline import Timeline
+from ..timeline import Timeline
 
 REPORT_VERSION = 1
 
@@ -27,6 +27,10 @@ def _num(v, k: int = 3):
     except (TypeError, ValueError):
         return None
     return round(f, k) if math.isfinite(f) else None
+
+
+def _one_based(v):
+    return v + 1 if isinstance(v, int) and not isinstance(v, bool) else v
 
 
 def _span(t: dict, a: str, b: str):
@@ -94,8 +98,9 @@ def build_report(summary: dict, timeline: Timeline, seams: list[Seam], *,
         tokens = s.get("tokens") or {}
         cost = s.get("cost") or {}
         out_shots.append({
-            "id": sid, "name": s.get("name") or sid, "index": s.get("index"),
-            "sequence": s.get("sequence"), "position": s.get("position"),
+            # numbers the user sees are 1-based, as in `chainer plan`
+            "id": sid, "name": s.get("name") or sid, "index": _one_based(s.get("index")),
+            "sequence": _one_based(s.get("sequence")), "position": _one_based(s.get("position")),
             "chained_from": s.get("chained_from"), "mode": s.get("mode"), "model": s.get("model"),
             "prompt": s.get("prompt"), "params": s.get("params") or {},
             "task_id": s.get("task_id"), "seed": s.get("seed", (s.get("params") or {}).get("seed")),
@@ -115,8 +120,10 @@ def build_report(summary: dict, timeline: Timeline, seams: list[Seam], *,
             "timeline": None if e is None else {
                 "start_s": _num(e.start / fps), "duration_s": _num(e.kept / fps),
                 "start_frame": e.start, "kept_frames": e.kept, "head_trim_frames": e.head,
-                "frames_in": e.frames_in, "transition_in": e.transition_in,
-                "overlap_frames": e.overlap, "path": str(e.path)},
+                "tail_trim_frames": e.tail, "frames_in": e.frames_in,
+                "transition_in": e.transition_in, "overlap_frames": e.overlap,
+                "audio": e.audio, "size": [e.width, e.height], "path": e.clip,
+                "original": e.original},
             "seam_in": seam_in[sid].to_dict() if sid in seam_in else None,
             "drift": None if before is None else {
                 "before": before.to_dict(), "after": after.to_dict() if after else None},
@@ -137,6 +144,7 @@ def build_report(summary: dict, timeline: Timeline, seams: list[Seam], *,
     totals = {
         "shots": len(shots), "seams": len(seams), "chained_seams": len(chained),
         "seams_not_seamless": sum(1 for s in chained if s.verdict in ("visible", "jump")),
+        "seams_unscored": sum(1 for s in chained if s.verdict == "unknown"),
         "tokens_estimated": totals_in.get("tokens_estimated", _sum("tokens", "estimated")),
         "tokens_actual": totals_in.get("tokens_actual", _sum("tokens", "actual")),
         "cost_estimated": _num(totals_in.get("cost_estimated", _sum("cost", "estimated")), 4),
@@ -323,7 +331,7 @@ def render_html(report: dict, charts: dict[str, bytes]) -> str:
         p.append("<h2>Seams</h2><table><tr><th>#</th><th>from → to</th><th>kind</th><th>at</th>"
                  "<th>PSNR</th><th>SSIM</th><th>in-shot PSNR</th><th>jump</th><th>verdict</th></tr>")
         for s in report["seams"]:
-            p.append(f"<tr><td class='n'>{s['index'] + 1}</td><td>{_e(s['from'])} → {_e(s['to'])}</td>"
+            p.append(f"<tr><td class='n'>{s['index']}</td><td>{_e(s['from'])} → {_e(s['to'])}</td>"
                      f"<td>{_e(s['kind'])}</td><td class='n'>{s['at']:.2f} s</td>"
                      f"<td class='n'>{_fmt(s['psnr_db'], '{:.1f} dB')}</td>"
                      f"<td class='n'>{_fmt(s['ssim'], '{:.3f}')}</td>"

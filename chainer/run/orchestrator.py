@@ -34,7 +34,8 @@ from .fetch import DOWNLOAD_WORKERS
 from .gate import CONFIRM_ABOVE, Gate, check_budget
 from .journal import open_run_journal
 from .progress import make_progress
-from .runner import RenderResult, Runner, assemble
+from .assembly import assemble
+from .runner import RenderResult, Runner
 
 __all__ = ["render", "RenderResult", "PollPolicy", "EXPIRES_DEFAULT", "EXPIRES_MARGIN",
            "CONFIRM_ABOVE", "DOWNLOAD_WORKERS", "SequenceStop", "Interrupted", "assemble",

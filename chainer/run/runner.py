@@ -7,18 +7,16 @@ The per-shot work is :class:`~chainer.run.shot.ShotMachine`; downloads are
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ChainerError
+from . import assembly
 from . import journal as J
-from .assess import PAID_ACTIONS, assess, clip_path, frame_ok, local_ok
+from .assess import PAID_ACTIONS, assess, frame_ok, local_ok
 from .context import Interrupted, RunContext, SequenceStop
-from .download import sha256_file
 from .fetch import Fetcher
 from .shot import ShotMachine
 
@@ -42,7 +40,6 @@ class Runner:
         self.stitch_options = stitch_options
         self.fetcher = Fetcher(ctx)
         self.shots = ShotMachine(ctx, self.fetcher)
-        self._step = "assembly"         # the part of the assembly running (for error messages)
 
     # names the assembly steps below use
     @property
@@ -104,8 +101,9 @@ class Runner:
             if done and not interrupted:
                 try:
                     output, stitch_result = self._assemble()
-                except Exception as exc:  # noqa: BLE001 - becomes one line; the clips are safe
-                    failure = self._assembly_failed(exc)
+                except assembly.AssemblyFailed as exc:   # one line; the clips are safe
+                    self._problem(str(exc))
+                    failure = exc
             from .summary import build_summary, write_summary
 
             summary = build_summary(plan, j, ctx.run_dir, ctx.current, prov.name,
@@ -246,95 +244,16 @@ class Runner:
                 ctx.progress.message(f"{att.shot_id}: could not cancel {att.task_id}: "
                                      f"{prov.classify(exc).message}")
 
-    # ---- assembly: ONE call-out (the "timeline" branch moves these to run/assembly.py) ---------
+    # ---- assembly: ONE call-out (drift guard, stitch, timeline.json, review: run/assembly.py) ----
     def _assemble(self):
-        sb = self.plan.storyboard
-        out = self.run_dir / (sb.output.file or f"{sb.source.stem}.mp4")
-        clips = [(s, clip_path(self.run_dir, s.id)) for s in self.plan.shots]
-        fingerprint = json.dumps({"clips": [[s.id, self.current[s.id].clip_sha, s.chained_from is not None,
-                                             s.name, s.transition] for s, _ in clips],
-                                  "output": sb.output.model_dump(), "transition": sb.transition,
-                                  "drift_guard": sb.drift_guard,
-                                  "options": self.stitch_options}, sort_keys=True, default=str)
-        prev = self.journal.get_meta("assembly")
-        if (prev and prev.get("fingerprint") == fingerprint and out.exists()
-                and sha256_file(out) == prev.get("sha")):
-            self.progress.message(f"output {out} is up to date")
-            return out, prev.get("stitch")
-        self._step = "drift guard (colour measure before assembly)"
-        clips = self._drift_guard(clips)
-        self._step = "assembly"
-        self.progress.message(f"assembling {len(clips)} clips -> {out}")
-        result = assemble(self.plan, clips, out, **self.stitch_options)
-        self.journal.set_meta("assembly", {"fingerprint": fingerprint, "sha": sha256_file(out),
-                                           "stitch": result})
-        return out, result
-
-    def _assembly_failed(self, exc: Exception) -> ChainerError:
-        """An assembly (drift guard or stitch) that raised: journal it, leave the clips and any
-        previous output untouched, and turn it into one line for the user. A re-run reuses every
-        clip and retries the assembly only."""
-        step = self._step
-        sb = self.plan.storyboard
-        out = self.run_dir / (sb.output.file or f"{sb.source.stem}.mp4")
-        out.with_name(f".{out.stem}.partial{out.suffix}").unlink(missing_ok=True)
-        first = (str(exc).strip().splitlines() or [""])[0]
-        if isinstance(exc, ChainerError):
-            what = first or type(exc).__name__
-        else:
-            what = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-        self.journal.event(None, "assembly-failed", {"step": step, "error": what,
-                                                     "type": type(exc).__name__})
-        msg = (f"{step} failed: {what}; all {len(self.plan.shots)} clips are downloaded and "
-               f"verified in {self.run_dir / 'clips'}; re-running the same command retries the "
-               "assembly only (nothing is resubmitted)")
-        self._problem(msg)
-        err = ChainerError(msg)
-        err.__cause__ = exc
-        return err
-
-    def _drift_guard(self, clips):
-        """Measure colour drift per sequence; with ``drift_guard: match`` assemble graded copies
-        (``graded/<shot>.mp4``) instead of the downloaded clips, which stay untouched."""
-        mode = self.plan.storyboard.drift_guard
-        if mode == "off":
-            return clips
-        from ..review import GRADED_DIR, apply_drift_guard
-
-        if mode == "match":
-            self.progress.message("drift guard: matching colour to each sequence's first shot")
-        guard = apply_drift_guard([(s.id, s.sequence, path) for s, path in clips],
-                                  self.run_dir / GRADED_DIR, mode=mode)
-        return [(s, Path(guard[s.id].clip) if s.id in guard else path) for s, path in clips]
+        """(output path, stitch facts) of the run's film; raises AssemblyFailed."""
+        ctx = self.ctx
+        done = assembly.assemble_run(ctx.plan, ctx.run_dir, ctx.journal,
+                                     {s.id: ctx.current[s.id].clip_sha for s in ctx.plan.shots},
+                                     message=ctx.progress.message, options=self.stitch_options)
+        return done.output, done.stitch
 
     def _review(self, summary: dict) -> None:
-        """Write the review outputs (contact sheet, report, chapters, editor timelines). The
-        video is already complete; a failure here is reported, not fatal."""
-        from ..review import write_review
-
-        try:
-            written = write_review(self.run_dir, summary,
-                                   drift_guard=self.plan.storyboard.drift_guard)
-        except Exception as exc:  # noqa: BLE001 - review must never cost the user the render
-            self._problem(f"review outputs could not be written: {exc}")
-            return
-        self.progress.message("review: " + ", ".join(sorted(Path(p).name for p in written.values())))
-
-
-def assemble(plan, clips, out: Path, **options) -> dict:
-    """Join the clips into ``out`` with :func:`chainer.media.stitch.stitch` (chained seams
-    de-duplicated, transitions at cuts, loudness and chapters per the storyboard's ``output``);
-    returns ``StitchResult.to_dict()``. The output appears under its name only when complete."""
-    from ..media.stitch import Segment, stitch
-
-    sb = plan.storyboard
-    segments = [Segment(path, s.id, s.chained_from is not None, title=s.name,
-                        transition=s.transition) for s, path in clips]
-    opts = {"transition": sb.transition, "loudness": sb.output.loudness,
-            "chapters": sb.output.chapters, **options}
-    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
-    result = stitch(segments, tmp, **opts)
-    os.replace(tmp, out)
-    data = result.to_dict()
-    data["output"] = out.name
-    return data
+        ctx = self.ctx
+        assembly.write_run_review(ctx.plan, ctx.run_dir, summary, message=ctx.progress.message,
+                                  problem=self._problem)

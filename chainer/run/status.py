@@ -65,7 +65,7 @@ def _status(run_dir: Path, journal: J.Journal) -> dict[str, Any]:
                 to_submit += 1
                 to_submit_cost += shot.est_cost or 0.0
             report["shots"].append({
-                "id": shot.id, "sequence": shot.sequence, "state": state,
+                "id": shot.id, "sequence": shot.sequence + 1, "state": state,   # 1-based, as in `plan`
                 "task_id": latest.task_id if latest else None,
                 "attempts": len(journal.attempts(shot.id)), "cost": cost if cost else None,
                 "where": latest.provider_identity if latest else None,

@@ -1,5 +1,8 @@
 """``summary.json``: rebuilt from the journal (never the other way round); review/ reads it.
 
+Every path in it is relative to the run directory. The edit itself is not here: ``stitch`` holds
+the assembly's numbers and ``"timeline": "timeline.json"``, the one timeline (chainer.timeline).
+
 Format: docs/architecture.md ("summary.json"). Extra keys beyond the documented ones are allowed:
 per shot ``task_ids`` (every attempt), absolute ``timings.submitted_at`` / ``frame_at`` (last
 frame verified: the next shot may be submitted) / ``downloaded_at`` (clip verified), relative
@@ -68,7 +71,10 @@ def build_summary(plan, journal: J.Journal, run_dir: Path, current: dict[str, J.
     spent_all = sum(a.cost or 0.0 for a in all_attempts)
     complete = output is not None
     return {
-        "title": sb.title, "storyboard": str(sb.source), "provider": provider,
+        # every path a run dir stores is relative to the run dir (it may be moved or copied)
+        "title": sb.title, "provider": provider,
+        "storyboard": Path(os.path.relpath(Path(sb.source).resolve(),
+                                           Path(run_dir).resolve())).as_posix(),
         "base_url": base_url, "draft": bool(plan.draft),
         "output": (sb.output.file or f"{sb.source.stem}.mp4"),
         "status": "complete" if complete else "incomplete",
