@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import email.utils
 import os
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -34,7 +35,10 @@ from .base import (CREATE_SLACK, Failure, FindResult, Lookup, Provider, Provider
                    TaskStatus, decide_ownership, register, valid_task_id)
 from .poll import PollPolicy
 
-EMULATOR_KEY = "chainer-emulator"
+# The emulator accepts any Bearer token. The dummy key is still a "key" to the redaction (which
+# strips any 8-character run of it from everything a provider returns), so it must share no such
+# run with URLs, paths or ids: upper-case letters that are not hex digits, random per process.
+EMULATOR_KEY = "".join(secrets.choice("GHJKLMNPQRSTUVWXYZ") for _ in range(24))
 LIST_PAGES = 5                  # pages of 100 tasks scanned after an ambiguous create
 PAGE_SIZE = 100
 FLEX_DISCOUNT = 0.5             # service_tier flex: half the per-token price (ark-api.md s11)

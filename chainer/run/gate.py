@@ -12,6 +12,10 @@ failed (``--retry-failed``) or lost (``--resubmit``) task alike. The gate
 - approves, at preflight, one submission per shot it counted. A submission the preflight did not
   count (a re-submission) needs the same confirmation as a first render: it is confirmed when the
   approved total plus its estimate passes ``confirm_above`` (or its price is unknown);
+- lets through at most ``max_extra_per_shot`` submissions of one shot that the preflight did not
+  count, in one run (1, plus ``--retry-failed N``): a provider that loses every result (a URL that
+  always answers 404) stops that sequence instead of being paid for again and again, even with
+  ``--yes``;
 - reserves the estimate against ``--budget`` (:class:`~chainer.run.budget.Budget`): a create that
   would take spent + in flight past the limit is refused.
 
@@ -46,8 +50,10 @@ class Gate:
                  confirm: Callable[[str], bool] | None = None,
                  confirm_above: float = CONFIRM_ABOVE, currency: str = "CNY",
                  where: str = "the provider", message: Callable[[str], None] = lambda s: None,
-                 before_prompt: Callable[[], None] = lambda: None):
+                 before_prompt: Callable[[], None] = lambda: None,
+                 max_extra_per_shot: int = 1):
         self.budget = budget
+        self.max_extra_per_shot = max_extra_per_shot
         self.billed = billed
         self.yes = yes
         self.confirm = confirm
@@ -59,6 +65,7 @@ class Gate:
         self._lock = threading.Lock()
         self._ask_lock = threading.Lock()
         self._approved: dict[str, int] = {}
+        self._extra: dict[str, int] = {}     # per shot: submissions not counted by the preflight
         self._approved_cost = 0.0
         self.admitted = 0               # submissions let through in this run
         self.extra = 0                  # of which not counted by the preflight
@@ -124,6 +131,11 @@ class Gate:
                 self._approved[shot.id] -= 1
         if not counted:
             why = f" ({reason})" if reason else ""
+            with self._lock:
+                if self._extra.get(shot.id, 0) >= self.max_extra_per_shot:
+                    raise GateRefused(
+                        f"{shot.id}: already submitted {self._extra[shot.id]} extra time(s) in this "
+                        f"run{why}; not submitted again: check the provider, then re-run")
             with self._ask_lock:
                 with self._lock:
                     total = self._approved_cost + (est or 0.0)
@@ -150,7 +162,9 @@ class Gate:
                               f"{st.limit:.2f} {st.currency}; not submitted")
         with self._lock:
             self.admitted += 1
-            self.extra += 0 if counted else 1
+            if not counted:
+                self.extra += 1
+                self._extra[shot.id] = self._extra.get(shot.id, 0) + 1
 
     def unadmit(self, shot_id: str, marker: str | None) -> None:
         """A create that certainly made no task (refused, never sent, proven absent): release its

@@ -118,7 +118,7 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
                 gate = Gate(budget=Budget(budget, plan.currency), billed=prov.billed, yes=yes,
                             confirm=confirm, confirm_above=confirm_above,
                             currency=plan.currency, where=prov.base_url, message=prog.message,
-                            before_prompt=prog.end)
+                            before_prompt=prog.end, max_extra_per_shot=1 + max(0, retry_failed))
                 ctx = RunContext(plan=plan, run_dir=run_dir, journal=journal, provider=prov,
                                  poll=poll or prov.poll_policy(), gate=gate, progress=prog,
                                  rng=rng or random.Random(),
