@@ -1,0 +1,103 @@
+"""Per-host Seedance model ids (hosts-2026.md s1a, s5, s6), private to the host adapters/emulator.
+
+# TODO(merge): read chainer.models — the "models" branch builds the one model table with
+# ``resolve_model(name_or_host_id)`` and ``host_model_id(spec_or_name, host) -> str | None``. This
+# module only exists until that lands: swap :func:`host_model_id` / :func:`neutral_name` for
+# ``chainer.models`` and delete this file.
+
+Names are the provider-neutral ones of issue 13 (``seedance-2.0`` ...). ``None`` = the host does not
+offer the model. fal ids are *endpoint prefixes*: the adapter appends ``/text-to-video`` or
+``/image-to-video`` (fal splits them into separate endpoints).
+"""
+from __future__ import annotations
+
+HOSTS = ("ark", "byteplus", "fal", "replicate")
+
+NEUTRAL_NAMES = ("seedance-1.0-lite", "seedance-1.0-pro", "seedance-1.0-pro-fast", "seedance-1.5-pro",
+                 "seedance-2.0", "seedance-2.0-fast", "seedance-2.0-mini", "seedance-2.5")
+
+# neutral -> (Volcengine Ark id for text-to-video, for image-to-video). Only 1.0 lite differs.
+ARK_IDS: dict[str, tuple[str, str]] = {
+    "seedance-1.0-lite": ("doubao-seedance-1-0-lite-t2v-250428", "doubao-seedance-1-0-lite-i2v-250428"),
+    "seedance-1.0-pro": ("doubao-seedance-1-0-pro-250528",) * 2,
+    "seedance-1.0-pro-fast": ("doubao-seedance-1-0-pro-fast-251015",) * 2,
+    "seedance-1.5-pro": ("doubao-seedance-1-5-pro-251215",) * 2,
+    "seedance-2.0": ("doubao-seedance-2-0-260128",) * 2,
+    "seedance-2.0-fast": ("doubao-seedance-2-0-fast-260128",) * 2,
+    "seedance-2.0-mini": ("doubao-seedance-2-0-mini-260615",) * 2,
+    "seedance-2.5": ("doubao-seedance-2-5-260628",) * 2,
+}
+
+HOST_IDS: dict[str, dict[str, str | None]] = {
+    # hosts-2026.md s1a: no 1.0 lite internationally; 2.x need the dreamina- prefix.
+    "byteplus": {
+        "seedance-1.0-lite": None,
+        "seedance-1.0-pro": "seedance-1-0-pro-250528",
+        "seedance-1.0-pro-fast": "seedance-1-0-pro-fast-251015",
+        "seedance-1.5-pro": "seedance-1-5-pro-251215",
+        "seedance-2.0": "dreamina-seedance-2-0-260128",
+        "seedance-2.0-fast": "dreamina-seedance-2-0-fast-260128",
+        "seedance-2.0-mini": "dreamina-seedance-2-0-mini-260615",
+        "seedance-2.5": "dreamina-seedance-2-5-260628",
+    },
+    # hosts-2026.md s6. No 2.0 mini endpoint found on fal (UNCONFIRMED absence).
+    "fal": {
+        "seedance-1.0-lite": "fal-ai/bytedance/seedance/v1/lite",
+        "seedance-1.0-pro": "fal-ai/bytedance/seedance/v1/pro",
+        "seedance-1.0-pro-fast": "fal-ai/bytedance/seedance/v1/pro/fast",
+        "seedance-1.5-pro": "fal-ai/bytedance/seedance/v1.5/pro",
+        "seedance-2.0": "bytedance/seedance-2.0",
+        "seedance-2.0-fast": "bytedance/seedance-2.0/fast",
+        "seedance-2.0-mini": None,
+        "seedance-2.5": "bytedance/seedance-2.5",
+    },
+    # hosts-2026.md s6 / ark-api.md s15. 1-pro-fast and 2.5 are reported, not confirmed (UNCONFIRMED).
+    "replicate": {
+        "seedance-1.0-lite": "bytedance/seedance-1-lite",
+        "seedance-1.0-pro": "bytedance/seedance-1-pro",
+        "seedance-1.0-pro-fast": "bytedance/seedance-1-pro-fast",
+        "seedance-1.5-pro": "bytedance/seedance-1.5-pro",
+        "seedance-2.0": "bytedance/seedance-2.0",
+        "seedance-2.0-fast": "bytedance/seedance-2.0-fast",
+        "seedance-2.0-mini": None,
+        "seedance-2.5": "bytedance/seedance-2.5",
+    },
+}
+
+FAL_MODES = ("text-to-video", "image-to-video")
+
+
+def neutral_name(name_or_host_id: str) -> str | None:
+    """The neutral name for a neutral name, a Volcengine id or any host's id; None if unknown."""
+    if name_or_host_id in ARK_IDS:
+        return name_or_host_id
+    for neutral, ids in ARK_IDS.items():
+        if name_or_host_id in ids:
+            return neutral
+    for table in HOST_IDS.values():
+        for neutral, hid in table.items():
+            if hid is not None and name_or_host_id == hid:
+                return neutral
+    for neutral, prefix in HOST_IDS["fal"].items():   # full fal endpoint ids
+        if prefix is not None and name_or_host_id in (f"{prefix}/{m}" for m in FAL_MODES):
+            return neutral
+    return None
+
+
+def host_model_id(name: str, host: str, *, image_to_video: bool = True) -> str | None:
+    """The host's id for a neutral name or any known id; None if the host does not offer it.
+
+    For ``ark`` the Volcengine id (1.0 lite depends on ``image_to_video``); for ``fal`` the endpoint
+    prefix (append ``/text-to-video`` or ``/image-to-video``).
+    """
+    neutral = neutral_name(name)
+    if neutral is None:
+        return None
+    if host == "ark":
+        return ARK_IDS[neutral][1 if image_to_video else 0]
+    return HOST_IDS[host][neutral]
+
+
+def ark_id(name: str, *, image_to_video: bool = True) -> str | None:
+    """The Volcengine id of a model (the emulator validates against the Volcengine table)."""
+    return host_model_id(name, "ark", image_to_video=image_to_video)
