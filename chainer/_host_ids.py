@@ -101,3 +101,50 @@ def host_model_id(name: str, host: str, *, image_to_video: bool = True) -> str |
 def ark_id(name: str, *, image_to_video: bool = True) -> str | None:
     """The Volcengine id of a model (the emulator validates against the Volcengine table)."""
     return host_model_id(name, "ark", image_to_video=image_to_video)
+
+
+# ---- prices per host, in the host's currency (hosts-2026.md s4-s6) ----------------------------------
+# USD per million tokens. None = unknown (never invented). Keys: neutral name -> resolution
+# ("*" = any) -> price; "video" entries apply when the request carries reference videos;
+# "silent" when generate_audio is false.
+HOST_CURRENCY = {"ark": "CNY", "byteplus": "USD", "fal": "USD", "replicate": "USD"}
+
+_BYTEPLUS_PRICES: dict[str, dict[str, float]] = {
+    "seedance-1.0-pro": {"*": 2.5},
+    "seedance-1.5-pro": {"*": 2.4, "silent": 1.2},
+    "seedance-2.0": {"480p": 7.0, "720p": 7.0, "1080p": 7.7, "4k": 4.0,
+                     "video:480p": 4.3, "video:720p": 4.3, "video:1080p": 4.7, "video:4k": 2.4},
+    "seedance-2.0-fast": {"*": 5.6, "video:*": 3.3},
+    "seedance-2.0-mini": {"*": 3.5, "video:*": 2.1},
+    "seedance-2.5": {"480p": 10.7, "720p": 10.7, "1080p": 11.7,
+                     "video:480p": 6.4, "video:720p": 6.4, "video:1080p": 7.0},
+}
+# fal: "$0.014 per 1K tokens" for 2.0 etc. (hosts-2026.md s6), as USD per million tokens.
+_FAL_PRICES: dict[str, dict[str, float]] = {
+    "seedance-1.0-pro": {"*": 2.5},
+    "seedance-1.0-pro-fast": {"*": 1.0},
+    "seedance-1.5-pro": {"*": 2.4, "silent": 1.2},
+    "seedance-2.0": {"*": 14.0},
+    "seedance-2.5": {"480p": 21.4, "720p": 21.4, "1080p": 23.4},
+}
+_PRICES = {"byteplus": _BYTEPLUS_PRICES, "fal": _FAL_PRICES}
+
+
+def host_price(name: str, host: str, *, resolution: str, generate_audio: bool | None = True,
+               video_input: bool = False) -> float | None:
+    """Per-million-token price on ``host`` in :data:`HOST_CURRENCY`; None when unknown
+    (Replicate publishes per-run prices we have no source for; fal 2.0 fast / 1.0 lite unknown)."""
+    neutral = neutral_name(name)
+    table = _PRICES.get(host, {}).get(neutral or "")
+    if not table:
+        return None
+    keys = []
+    if video_input:
+        keys += [f"video:{resolution}", "video:*"]
+    if generate_audio is False:
+        keys.append("silent")
+    keys += [resolution, "*"]
+    for k in keys:
+        if k in table:
+            return table[k]
+    return None
