@@ -84,23 +84,32 @@ def neutral_name(name_or_host_id: str) -> str | None:
     return None
 
 
-def host_model_id(name: str, host: str, *, image_to_video: bool = True) -> str | None:
-    """The host's id for a neutral name or any known id; None if the host does not offer it.
+_FAL_KIND = {"t2v": "text-to-video", "first_frame": "image-to-video", "first_last": "image-to-video",
+             "references": "reference-to-video"}
 
-    For ``ark`` the Volcengine id (1.0 lite depends on ``image_to_video``); for ``fal`` the endpoint
-    prefix (append ``/text-to-video`` or ``/image-to-video``).
-    """
+
+def host_model_id(spec_or_name, host: str, mode: str | None = None) -> str | None:
+    """The id ``host`` knows a model by, for ``mode`` (t2v | first_frame | first_last | references;
+    None = first_frame, the chaining case); None if the host does not offer it. Same signature as
+    ``chainer.models.host_model_id`` on the models branch. fal ids are full endpoint ids
+    (``bytedance/seedance-2.0/image-to-video``); Ark's 1.0 lite has one id per mode."""
+    name = spec_or_name if isinstance(spec_or_name, str) else spec_or_name.id
     neutral = neutral_name(name)
     if neutral is None:
         return None
     if host == "ark":
-        return ARK_IDS[neutral][1 if image_to_video else 0]
-    return HOST_IDS[host][neutral]
+        return ARK_IDS[neutral][0 if mode == "t2v" else 1]
+    hid = HOST_IDS[host][neutral]
+    if hid is None:
+        return None
+    if host == "fal":
+        return f"{hid}/{_FAL_KIND.get(mode or 'first_frame', 'image-to-video')}"
+    return hid
 
 
 def ark_id(name: str, *, image_to_video: bool = True) -> str | None:
     """The Volcengine id of a model (the emulator validates against the Volcengine table)."""
-    return host_model_id(name, "ark", image_to_video=image_to_video)
+    return host_model_id(name, "ark", "first_frame" if image_to_video else "t2v")
 
 
 # ---- prices per host, in the host's currency (hosts-2026.md s4-s6) ----------------------------------
@@ -130,21 +139,27 @@ _FAL_PRICES: dict[str, dict[str, float]] = {
 _PRICES = {"byteplus": _BYTEPLUS_PRICES, "fal": _FAL_PRICES}
 
 
-def host_price(name: str, host: str, *, resolution: str, generate_audio: bool | None = True,
-               video_input: bool = False) -> float | None:
-    """Per-million-token price on ``host`` in :data:`HOST_CURRENCY`; None when unknown
-    (Replicate publishes per-run prices we have no source for; fal 2.0 fast / 1.0 lite unknown)."""
-    neutral = neutral_name(name)
-    table = _PRICES.get(host, {}).get(neutral or "")
+def price_for(spec_or_name, host: str, *, resolution: str, audio: bool | None = True,
+              tier: str = "default", video_input: bool = False):
+    """List price per million tokens on ``host`` as a ``Price(per_mtok, currency)``; None when
+    unknown (Replicate publishes per-run prices we have no source for; fal 2.0 fast / 1.0 lite
+    unknown) or for a tier the host does not sell. Same call shape as
+    ``chainer.models.price_for`` on the models branch."""
+    from .providers.base import Price
+
+    if tier != "default":
+        return None
+    name = spec_or_name if isinstance(spec_or_name, str) else spec_or_name.id
+    table = _PRICES.get(host, {}).get(neutral_name(name) or "")
     if not table:
         return None
     keys = []
     if video_input:
         keys += [f"video:{resolution}", "video:*"]
-    if generate_audio is False:
+    if audio is False:
         keys.append("silent")
     keys += [resolution, "*"]
     for k in keys:
         if k in table:
-            return table[k]
+            return Price(table[k], HOST_CURRENCY[host])
     return None

@@ -40,8 +40,8 @@ class BytePlusProvider(ArkProvider):
 
     def build_request(self, shot, first_frame: str | None = None, *, marker: str | None = None,
                       seed: int | None = None) -> ProviderRequest:
-        image_to_video = shot.mode != "t2v" or first_frame is not None
-        model = _host_ids.host_model_id(shot.model.id, "byteplus", image_to_video=image_to_video)
+        # TODO(merge): chainer.models.host_model_id / price_for (same signatures)
+        model = _host_ids.host_model_id(shot.model, "byteplus", shot.mode)
         if model is None:
             raise InputError(f"shot {shot.id}: model {shot.model.id} is not offered on BytePlus ModelArk")
         req = super().build_request(shot, first_frame, marker=marker, seed=seed)
@@ -52,10 +52,9 @@ class BytePlusProvider(ArkProvider):
         return getattr(shot, "est_wall_seconds", None) or None
 
     def price(self, shot) -> Price | None:
-        per = _host_ids.host_price(shot.model.id, "byteplus", resolution=shot.resolution,
-                                   generate_audio=shot.generate_audio,
+        return _host_ids.price_for(shot.model, "byteplus", resolution=shot.resolution,
+                                   audio=shot.generate_audio, tier=shot.service_tier,
                                    video_input=bool(shot.references.get("videos")))
-        return Price(per, self.currency) if per is not None else None
 
 
 def open_byteplus(*, base_url: str | None = None, api_key: str | None = None,

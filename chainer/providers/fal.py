@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -100,11 +99,12 @@ class FalProvider(Provider):
         return self._emulator
 
     # -- requests --
-    def endpoint(self, shot, image_to_video: bool) -> str:
-        prefix = _host_ids.host_model_id(shot.model.id, "fal")
-        if prefix is None:
-            raise InputError(f"shot {shot.id}: model {shot.model.id} is not offered on fal")
-        return f"{prefix}/{'image-to-video' if image_to_video else 'text-to-video'}"
+    def endpoint(self, shot, mode: str) -> str:
+        # TODO(merge): chainer.models.host_model_id / price_for (same signatures)
+        endpoint = _host_ids.host_model_id(shot.model, "fal", mode)
+        if endpoint is None:
+            raise InputError(f"shot {shot.id}: model {shot.model.id} is not offered on fal ({mode})")
+        return endpoint
 
     def build_request(self, shot, first_frame: str | None = None, *, marker: str | None = None,
                       seed: int | None = None) -> ProviderRequest:
@@ -127,7 +127,8 @@ class FalProvider(Provider):
             raise ValueError(f"shot {shot.id} starts a sequence; it takes no first_frame")
         image = first_frame or (_inline(shot.image, "image") if shot.image is not None else None)
         i2v = image is not None
-        endpoint = self.endpoint(shot, i2v)
+        endpoint = self.endpoint(shot, ("first_last" if shot.last_image is not None else "first_frame")
+                                 if i2v else "t2v")
         model = shot.model
         if shot.duration == -1:
             if not (model.auto_duration and model.family != "1.5"):
@@ -261,9 +262,8 @@ class FalProvider(Provider):
         return getattr(shot, "est_wall_seconds", None) or None
 
     def price(self, shot) -> Price | None:
-        per = _host_ids.host_price(shot.model.id, "fal", resolution=shot.resolution,
-                                   generate_audio=shot.generate_audio)
-        return Price(per, self.currency) if per is not None else None
+        return _host_ids.price_for(shot.model, "fal", resolution=shot.resolution,
+                                   audio=shot.generate_audio, tier=shot.service_tier)
 
     # -- results --
     def download(self, url: str, dest: Path, *, max_bytes: int, deadline: float) -> int:

@@ -148,7 +148,8 @@ class ReplicateProvider(Provider):
         from ..plan import _inline
 
         where = f"shot {shot.id} on replicate"
-        model_name = _host_ids.host_model_id(shot.model.id, "replicate")
+        # TODO(merge): chainer.models.host_model_id / price_for (same signatures)
+        model_name = _host_ids.host_model_id(shot.model, "replicate", shot.mode)
         if model_name is None:
             raise InputError(f"{where}: model {shot.model.id} is not offered on Replicate")
         if shot.references.get("videos") or shot.references.get("audio"):
@@ -272,9 +273,8 @@ class ReplicateProvider(Provider):
         return getattr(shot, "est_wall_seconds", None) or None
 
     def price(self, shot) -> Price | None:
-        per = _host_ids.host_price(shot.model.id, "replicate", resolution=shot.resolution,
-                                   generate_audio=shot.generate_audio)
-        return Price(per, self.currency) if per is not None else None
+        return _host_ids.price_for(shot.model, "replicate", resolution=shot.resolution,
+                                   audio=shot.generate_audio, tier=shot.service_tier)
 
     # -- results --
     def download(self, url: str, dest: Path, *, max_bytes: int, deadline: float) -> int:

@@ -130,6 +130,19 @@ def drop_after_create(emu: "Emulator") -> None:
         raise Drop()
 
 
+def spec_for(model_id: str | None):
+    """The model table's spec for a Volcengine id, or None (through ``resolve_model``, so it reads
+    whatever the one table is keyed by)."""
+    from ... import models
+
+    if not model_id:
+        return None
+    try:
+        return models.resolve_model(model_id)
+    except (models.UnknownModel, KeyError):
+        return None
+
+
 def rejected(emu: "Emulator", code: str) -> None:
     emu._stats.rejected(code)
 

@@ -14,7 +14,6 @@ Differences enforced at create:
 from __future__ import annotations
 
 from ... import _host_ids
-from ...models import MODELS
 from ..validate import ApiError, invalid, missing
 from . import base
 from .base import HostReply, HostRequest, Profile
@@ -29,7 +28,7 @@ def byteplus_to_ark(model: str) -> str | None:
     if neutral is None or _host_ids.HOST_IDS["byteplus"].get(neutral) != model:
         return None
     ark = _host_ids.ark_id(neutral)
-    return ark if ark in MODELS else None
+    return ark if base.spec_for(ark) is not None else None
 
 
 class BytePlusProfile(Profile):

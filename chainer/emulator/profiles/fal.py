@@ -36,7 +36,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ... import _host_ids
-from ...models import MODELS
 from ..validate import ApiError
 from . import base
 from .base import HostReply, HostRequest, Profile
@@ -72,9 +71,9 @@ def endpoints() -> dict[str, _Endpoint]:
         for mode in _host_ids.FAL_MODES:
             i2v = mode == "image-to-video"
             ark = _host_ids.ark_id(neutral, image_to_video=i2v)
-            if ark not in MODELS:
+            spec = base.spec_for(ark)
+            if spec is None:
                 continue
-            spec = MODELS[ark]
             if (i2v and not spec.first_frame) or (not i2v and not spec.t2v):
                 continue
             eid = f"{prefix}/{mode}"
@@ -176,7 +175,7 @@ class FalProfile(Profile):
             raise _invalid("", str(exc), "json_invalid") from None
         if not isinstance(body, dict):
             raise _invalid("", "Input should be a valid dictionary", "dict_type")
-        spec = MODELS[ep.ark_model]
+        spec = base.spec_for(ep.ark_model)
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise _invalid("prompt", "Field required" if prompt is None else "Input should be a non-empty string",

@@ -34,7 +34,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ... import _host_ids
-from ...models import MODELS
 from ..validate import ApiError
 from . import base
 from .base import HostReply, HostRequest, Profile
@@ -86,7 +85,7 @@ def models_served() -> dict[str, str]:
     out = {}
     for neutral, name in _host_ids.HOST_IDS["replicate"].items():
         ark = _host_ids.ark_id(neutral, image_to_video=True)
-        if name is not None and ark in MODELS:
+        if name is not None and base.spec_for(ark) is not None:
             out[name] = ark
     return out
 
@@ -190,7 +189,7 @@ class ReplicateProfile(Profile):
                         [{"type": "invalid", "field": field_, "description": description}])
 
     def _to_ark(self, inp: dict, ark_model: str) -> tuple[dict, int | None]:
-        spec = MODELS[ark_model]
+        spec = base.spec_for(ark_model)
         prompt = inp.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise _Invalid("input.prompt", "prompt is required")
