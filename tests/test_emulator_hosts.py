@@ -234,3 +234,27 @@ def test_replicate_client_rejections_and_cancel():
         assert client.predictions.get(pred.id).status == "canceled"
         stats = emu.stats()
         assert stats["tasks_created"] == 1 and stats["tasks_by_status"]["cancelled"] == 1
+
+
+@pytest.mark.parametrize("api,probe", [("fal", "/bytedance/seedance-2.0/text-to-video"),
+                                       ("replicate", "/v1/predictions"),
+                                       ("byteplus", "/contents/generations/tasks")])
+def test_cli_emulator_serves_the_chosen_wire_shape(api, probe):
+    import subprocess
+
+    from soak_util import chainer_cmd, cli_env
+
+    proc = subprocess.Popen(chainer_cmd("emulator", "--api", api, "--port", "0"), env=cli_env(None),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = proc.stdout.readline().strip()
+        assert base.startswith("http://127.0.0.1:")
+        auth = {"fal": "Key k", "replicate": "Bearer k", "byteplus": "Bearer k"}[api]
+        r = httpx.request("GET", base + probe, headers={"Authorization": auth}, trust_env=False, timeout=30)
+        # fal: a submit endpoint answers GET with 405; Replicate lists; BytePlus (Ark routes) lists
+        assert r.status_code == {"fal": 405, "replicate": 200, "byteplus": 200}[api], r.text
+        stats = httpx.get(base.split("/api/v3")[0] + "/_emulator/stats", trust_env=False, timeout=30).json()
+        assert stats["tasks_created"] == 0 and stats["requests"] >= 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -261,3 +261,25 @@ def test_no_key_opens_the_host_shaped_in_process_emulator(monkeypatch):
             assert p.ephemeral and p.emulator is not None and p.emulator.config.api == name
             assert p.key_identity == f"{name}-emulator"
         assert p.emulator is None
+
+
+@pytest.mark.parametrize("provider", ["byteplus", "fal", "replicate"])
+def test_injected_faults_arrive_in_the_host_shape_and_classify(tmp_path, provider):
+    plan = plan_for(tmp_path)
+    faults = {"create_429": {"schedule": [1]}, "server_error": {"schedule": [1], "endpoints": ["get"]}}
+    with Emulator(fast_cfg(api=provider, queue_delay=3600, api_key=KEY, faults=faults)) as emu:
+        with open_provider(provider, base_url=emu.base_url, api_key=KEY) as p:
+            req = p.build_request(plan.shots[0])
+            with pytest.raises(Exception) as exc:
+                p.submit(req)
+            failure = p.classify(exc.value)
+            assert failure.kind == "rate_limited" and failure.no_task and failure.status == 429
+            assert emu.stats()["tasks_created"] == 0
+            task_id = p.submit(req)                       # the caller's decision, not the adapter's
+            with pytest.raises(Exception) as exc:
+                p.get(task_id)
+            failure = p.classify(exc.value)
+            assert failure.kind == "ambiguous" and failure.retryable and failure.status == 500
+            assert p.get(task_id).state == "queued"
+            assert emu.stats()["tasks_created"] == 1
+            assert emu.stats()["faults_injected"] == {"create_429": 1, "server_error": 1}
