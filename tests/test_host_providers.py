@@ -109,7 +109,7 @@ def test_three_chained_shots_through_the_adapter(tmp_path, provider, api):
     out.mkdir()
     with Emulator(fast_cfg(api=api, latency=0.1, api_key=KEY)) as emu:
         with open_provider(provider, base_url=emu.base_url, api_key=KEY, poll=PollPolicy.fast()) as p:
-            assert p.name == provider and p.currency == "USD"
+            assert p.name == provider and p.currency == "USD" and p.billed
             assert p.returns_last_frame is (provider == "byteplus")
             assert p.key_identity == f"{provider}@127.0.0.1:{emu.port}"
             done = render_chain(p, plan, out)
@@ -258,7 +258,7 @@ def test_no_key_opens_the_host_shaped_in_process_emulator(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     for name in ("byteplus", "fal", "replicate"):
         with open_provider(name) as p:
-            assert p.ephemeral and p.emulator is not None and p.emulator.config.api == name
+            assert p.ephemeral and not p.billed and p.emulator is not None and p.emulator.config.api == name
             assert p.key_identity == f"{name}-emulator"
         assert p.emulator is None
 

@@ -30,7 +30,7 @@ from ..ark import (ArkClient, ArkConnectionError, ArkError, ArkHTTPError, ArkNot
                    ArkResponseError, ArkURLExpiredError, DownloadError, Task)
 from ..ark.client import DEFAULT_BASE_URL
 from ..errors import InputError
-from .base import (CREATE_SLACK, Failure, FindResult, Lookup, Price, Provider, ProviderRequest,
+from .base import (CREATE_SLACK, Failure, FindResult, Lookup, Provider, ProviderRequest,
                    TaskStatus, decide_ownership, register, valid_task_id)
 from .poll import PollPolicy
 
@@ -115,8 +115,7 @@ def _status(task: Task) -> TaskStatus:
     raw = task.raw
     params = {k: raw[k] for k in ("resolution", "ratio", "frames", "duration", "seed",
                                   "generate_audio", "service_tier") if raw.get(k) is not None}
-    # UNCONFIRMED: 1.0 records echo no service_tier; a record without one ran at "default"
-    params.setdefault("service_tier", "default")
+    # 1.0 records echo no service_tier (ark-api.md s5.1): missing stays missing (not proof)
     result = {k: raw.get(k) for k in ("resolution", "ratio", "duration", "frames",
                                       "framespersecond", "seed", "service_tier", "generate_audio")}
     return TaskStatus(
@@ -153,10 +152,14 @@ class ArkProvider(Provider):
         self._emulator = emulator
         self._identity = identity
         self.ephemeral = emulator is not None
+        self.billed = name != "emulator"
         self._clock = clock
         self._date_lock = threading.Lock()
         self._server_date: float | None = None
         self._client._http.event_hooks["response"].append(self._note_date)
+        import inspect
+
+        self._client_bounds = "max_bytes" in inspect.signature(self._client.download).parameters
 
     # -- identity --
     @property
@@ -230,8 +233,8 @@ class ArkProvider(Provider):
                     break
                 if not batch:
                     break        # a page came back empty before ``total``: the list lags
-        except ArkError as exc:
-            return FindResult.unknown(f"the task list is unavailable ({exc})")
+        except Exception as exc:  # noqa: BLE001 - any failure leaves the question open
+            return FindResult.unknown(f"the task list is unavailable ({self.classify(exc).message})")
         ids = [t.id for t in items]
         if len(ids) != len(set(ids)):
             return FindResult.unknown("the task list holds duplicate ids")
@@ -254,12 +257,12 @@ class ArkProvider(Provider):
             return Lookup.present(self.get(task_id))
         except ArkNotFoundError:
             pass
-        except ArkError as exc:
-            return Lookup.unknown(f"cannot look the task up ({exc})")
+        except Exception as exc:  # noqa: BLE001
+            return Lookup.unknown(f"cannot look the task up ({self.classify(exc).message})")
         try:
             total, items = self._client.list(task_ids=[task_id], page_num=1, page_size=10)
-        except ArkError as exc:
-            return Lookup.unknown(f"the filtered task list is unavailable ({exc})")
+        except Exception as exc:  # noqa: BLE001
+            return Lookup.unknown(f"the filtered task list is unavailable ({self.classify(exc).message})")
         same = [t for t in items if t.id == task_id]
         if same:
             return Lookup.present(_status(same[0]))
@@ -276,7 +279,7 @@ class ArkProvider(Provider):
         if isinstance(exc, ArkURLExpiredError):
             return Failure("result_gone", msg, code=exc.code, status=exc.status)
         if isinstance(exc, DownloadError):
-            return Failure("download", msg, retryable=True)
+            return Failure("download", msg, retryable=bool(getattr(exc, "retryable", True)))
         if isinstance(exc, ArkHTTPError):
             about = exc.status == 400 and _about_image(exc)
             base = dict(code=exc.code, param=exc.param, status=exc.status, about_input=about)
@@ -296,7 +299,9 @@ class ArkProvider(Provider):
                 return Failure("not_sent", msg, retryable=True)
             return Failure("ambiguous", msg, retryable=True)
         if isinstance(exc, ArkResponseError):
-            return Failure("ambiguous", msg, retryable=True)
+            # a malformed answer: a create's outcome is unknown; a read is retried only when the
+            # client says the same request may answer differently
+            return Failure("ambiguous", msg, retryable=bool(getattr(exc, "retryable", True)))
         if isinstance(exc, ArkError):
             return Failure("other", msg, retryable=bool(getattr(exc, "retryable", False)))
         return Failure("other", f"{type(exc).__name__}: {exc}")
@@ -311,10 +316,6 @@ class ArkProvider(Provider):
 
     def expected_seconds(self, shot) -> float | None:
         return shot.est_wall_seconds if self.name == "ark" else None
-
-    def price(self, shot) -> Price | None:
-        per = getattr(shot, "price_per_mtok", None)
-        return Price(float(per), self.currency) if per is not None else None
 
     def cost(self, task: TaskStatus, per_mtok: float | None) -> float | None:
         if task.tokens is None or per_mtok is None:
@@ -335,6 +336,9 @@ class ArkProvider(Provider):
 
         if Path(dest).exists() and Path(dest).stat().st_size > max_bytes:
             Path(dest).unlink()
+        if self._client_bounds:     # a client that enforces caps and deadlines itself
+            return self._client.download(url, dest, on_bytes=guard, max_bytes=max_bytes,
+                                         deadline=deadline)
         return self._client.download(url, dest, on_bytes=guard)
 
     def close(self) -> None:

@@ -19,6 +19,8 @@ Contract (what the run relies on; an adapter that cannot keep a point says so in
 - ``currency``: the currency of :meth:`price` and of costs computed by :meth:`cost`.
 - ``returns_last_frame``: whether a succeeded task can carry the clip's last frame as a separate
   image. When False the run extracts the exact last frame from the downloaded clip.
+- ``billed``: submissions cost money (the emulator's do not: never asked to confirm, still
+  budgeted and counted).
 - ``ephemeral``: the provider's tasks die with this process (the in-process emulator, the mock);
   an attempt recorded under an ephemeral identity of another process is known to be gone.
 - :meth:`build_request` (pure, no network): the wire body for a planned shot; ``first_frame`` is
@@ -251,7 +253,7 @@ def decide_ownership(request: ProviderRequest, tasks: list[TaskStatus], *, compl
     if request.marker and request.marker_sent:
         mine = [t for t in tasks if t.marker == request.marker]
         if mine:
-            bad = [t for t in mine if not _same_request(t, request)]
+            bad = [t for t in mine if not _same_request(t, request, require_all=False)]
             if bad:
                 return FindResult.unknown(
                     f"task {bad[0].id} carries this attempt's marker but its model or parameters "
@@ -277,11 +279,18 @@ def decide_ownership(request: ProviderRequest, tasks: list[TaskStatus], *, compl
                               "does not echo markers, so its absence is not proven")
 
 
-def _same_request(task: TaskStatus, request: ProviderRequest) -> bool:
+def _same_request(task: TaskStatus, request: ProviderRequest, *, require_all: bool = True) -> bool:
+    """Model equal and every parameter equal; with ``require_all=False`` (the marker already
+    proves the task) a parameter the record does not echo (yet) is not held against it, but
+    one echoed differently is."""
     if task.model != request.model:
         return False
     for k, v in request.params.items():
-        if k not in task.params or task.params[k] != v:
+        if k not in task.params:
+            if require_all:
+                return False
+            continue
+        if task.params[k] != v:
             return False
     return True
 
@@ -294,6 +303,7 @@ class Provider(ABC):
     name: str = "provider"
     currency: str = "CNY"
     returns_last_frame: bool = True
+    billed: bool = True
     ephemeral: bool = False
 
     def __init__(self, base_url: str):

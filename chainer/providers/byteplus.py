@@ -31,6 +31,7 @@ class BytePlusProvider(ArkProvider):
     def __init__(self, base_url: str | None = None, api_key: str | None = None, **kw: Any):
         kw.setdefault("name", "byteplus")
         super().__init__(base_url or DEFAULT_BASE_URL, api_key, **kw)
+        self.billed = self.emulator is None      # the in-process emulator costs nothing
 
     @property
     def key_identity(self) -> str:

@@ -82,6 +82,7 @@ class FalProvider(Provider):
         self._emulator = emulator
         self._identity = identity
         self.ephemeral = emulator is not None
+        self.billed = emulator is None        # the in-process emulator costs nothing
         self._lock = threading.Lock()
         self._urls: dict[str, dict[str, str]] = {}      # task id -> the URLs the submit answer gave
         self._models: dict[str, str] = {}               # task id -> endpoint id (this process)

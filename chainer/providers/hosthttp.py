@@ -168,7 +168,8 @@ class HostHTTP:
         with self._date_lock:
             self.server_date = when
 
-    def download(self, url: str, dest: Path, *, on_bytes: Callable[[int], None]) -> int:
+    def download(self, url: str, dest: Path, *, on_bytes: Callable[[int], None],
+                 max_bytes: int | None = None, deadline: float | None = None) -> int:
         """Stream a result URL (never with the API key) into ``dest``; see ArkClient.download."""
         if not url.startswith(("http://", "https://")):
             raise HostResponseError("result URL is not http(s)", secrets=self._secrets)
@@ -179,6 +180,11 @@ class HostHTTP:
                 # the downloader's own client never sends Authorization; the key is only passed
                 # so its error messages redact it
                 self._dl = ArkClient(self.base_url, self._secrets[0], transport=self._transport)
+        import inspect
+
+        if "max_bytes" in inspect.signature(self._dl.download).parameters:
+            # a downloader that enforces caps and deadlines itself (as ArkProvider does)
+            return self._dl.download(url, dest, on_bytes=on_bytes, max_bytes=max_bytes, deadline=deadline)
         return self._dl.download(url, dest, on_bytes=on_bytes)
 
     def close(self) -> None:
@@ -240,7 +246,7 @@ def guarded_download(http: HostHTTP, url: str, dest: Path, *, max_bytes: int, de
 
     if Path(dest).exists() and Path(dest).stat().st_size > max_bytes:
         Path(dest).unlink()
-    return http.download(url, Path(dest), on_bytes=guard)
+    return http.download(url, Path(dest), on_bytes=guard, max_bytes=max_bytes, deadline=deadline)
 
 
 def key_identity_for(name: str, base_url: str) -> str:

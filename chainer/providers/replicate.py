@@ -127,6 +127,7 @@ class ReplicateProvider(Provider):
         self._emulator = emulator
         self._identity = identity
         self.ephemeral = emulator is not None
+        self.billed = emulator is None        # the in-process emulator costs nothing
         self._clock = clock
         self._lock = threading.Lock()
 
