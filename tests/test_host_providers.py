@@ -283,3 +283,12 @@ def test_injected_faults_arrive_in_the_host_shape_and_classify(tmp_path, provide
             assert p.get(task_id).state == "queued"
             assert emu.stats()["tasks_created"] == 1
             assert emu.stats()["faults_injected"] == {"create_429": 1, "server_error": 1}
+
+
+def test_host_error_messages_are_redacted_before_they_are_bounded():
+    from chainer.providers.hosthttp import HostHTTPError
+
+    long_text = "x" * 280 + KEY + " Key " + "k" * 40     # the key straddles the 300-char bound
+    exc = HostHTTPError(400, code="bad", param=None, message=long_text, method="POST", what="/x",
+                        secrets=(KEY,))
+    assert KEY not in str(exc) and KEY[:8] not in str(exc) and "k" * 20 not in exc.provider_message

@@ -29,17 +29,18 @@ USER_AGENT = "chainer/0.1 (+httpx)"
 ErrorParser = Callable[[int, Any], "tuple[str | None, str | None, str | None]"]
 
 
-def scrub(text: Any, secrets: Iterable[str | None]) -> str:
-    """Redacted (keys, Bearer/Key tokens) and bounded text."""
+def scrub(text: Any, secrets: Iterable[str | None], limit: int = MAX_TEXT) -> str:
+    """Redacted (keys, Bearer/Key tokens) first, then bounded (never the other way round: a cut
+    could leave a key fragment the redaction no longer recognises)."""
     out = _KEY_HEADER.sub(r"\1***", redact(str(text), secrets))
-    return out if len(out) <= MAX_TEXT else out[:MAX_TEXT] + "..."
+    return out if len(out) <= limit else out[:limit] + "..."
 
 
 class HostError(ProviderError):
     retryable = False
 
     def __init__(self, message: str, *, secrets: Iterable[str | None] = ()):
-        super().__init__(scrub(message, secrets) if len(message) <= 2000 else scrub(message[:2000], secrets))
+        super().__init__(scrub(message, secrets, limit=2 * MAX_TEXT))
 
     @property
     def message(self) -> str:
@@ -99,7 +100,7 @@ class HostHTTP:
             transport=transport or httpx.HTTPTransport(retries=0),
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-            follow_redirects=False, trust_env=False)
+            follow_redirects=False)
         self._dl = None
         self._dl_lock = threading.Lock()
         self._date_lock = threading.Lock()
