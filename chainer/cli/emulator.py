@@ -27,13 +27,17 @@ import click
               help="Seconds result URLs stay valid (then 403).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Keep rendered clips here (default: a temp dir removed on exit).")
+@click.option("--api", "api", type=click.Choice(["ark", "byteplus", "fal", "replicate"]), default="ark",
+              show_default=True, help="Which host's wire shape to serve (same clips, faults and stats).")
 @click.option("--api-key-env", default=None, metavar="VAR",
               help="Require the Bearer token to equal the value of this environment variable "
                    "(default: any non-empty token).")
-def command(host, port, latency, queue_delay, concurrency, faults, drift, url_ttl, data_dir, api_key_env):
-    """Run the local Ark-compatible video-task emulator until Ctrl-C or SIGTERM.
+def command(host, port, latency, queue_delay, concurrency, faults, drift, url_ttl, data_dir, api,
+            api_key_env):
+    """Run the local video-task emulator until Ctrl-C or SIGTERM.
 
-    Prints its base URL (for ARK_BASE_URL / --base-url) on one line, then serves.
+    Speaks Volcengine Ark by default; --api byteplus|fal|replicate serves that host's wire shape.
+    Prints its base URL (for --base-url) on one line, then serves.
     """
     import os
 
@@ -47,7 +51,7 @@ def command(host, port, latency, queue_delay, concurrency, faults, drift, url_tt
             raise InputError(f"--api-key-env: environment variable {api_key_env} is not set")
     cfg = EmulatorConfig(host=host, port=port, latency=latency, queue_delay=queue_delay,
                          concurrency=concurrency, faults=faults, drift=drift, url_ttl=url_ttl,
-                         api_key=api_key, data_dir=data_dir)
+                         api_key=api_key, data_dir=data_dir, api=api)
     emu = Emulator(cfg)
     try:
         emu.start()

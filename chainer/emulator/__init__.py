@@ -10,6 +10,9 @@ creates_rejected, creates_rejected_by_code, requests, creates, gets, lists, dele
 bytes_served, renders, render_seconds, callbacks_sent (attempts), callbacks_acked,
 callbacks_failed, unauthorized, client_disconnects, faults_injected.
 
+Wire shape: ``EmulatorConfig(api="ark"|"byteplus"|"fal"|"replicate")`` (see ``profiles/``);
+``base_url`` is then that host's base URL on loopback.
+
 Test knobs: ``EmulatorConfig(clock=OffsetClock())`` then ``clock.advance(3600)`` expires tasks and
 result URLs without sleeping; ``faults=`` a dict, a JSON/YAML path or a :class:`FaultConfig`.
 """

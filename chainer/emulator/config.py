@@ -59,3 +59,4 @@ class EmulatorConfig:
     callback_retries: int = 3
     callback_retry_delay: float = 1.0
     tick: float = 0.05                # scheduler wake-up interval (real seconds)
+    api: str = "ark"                  # wire shape served: ark | byteplus | fal | replicate (profiles/)

@@ -33,6 +33,7 @@ from .. import models
 from .callbacks import CallbackDispatcher
 from .config import EmulatorConfig
 from .faults import FaultConfig, FaultInjector
+from .profiles import Drop as ProfileDrop, HostRequest, make_profile
 from .stats import Stats
 from .tasks import STATUSES, Task, TaskStore, request_id
 from .validate import ApiError, is_loopback_host, validate_create
@@ -138,6 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(200, emu.stats(), head=method == "HEAD")
             elif path.startswith(FILES) and method in ("GET", "HEAD"):
                 emu._serve_file(self, path[len(FILES):], head=method == "HEAD")
+            elif emu.profile.owns(method, path):
+                self._host_api(emu, method, path, body)
             elif path.rstrip("/") == TASKS or path.startswith(TASKS + "/"):
                 self._api(emu, method, path.rstrip("/"), body)
             elif path.startswith(API):
@@ -235,6 +238,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {})
         else:
             self._send_json(200, emu._store.list(**_list_params(urlsplit(self.path).query)))
+
+    def _host_api(self, emu: "Emulator", method: str, path: str, raw: bytes) -> None:
+        """Hand the request to the wire-shape profile (chainer/emulator/profiles/)."""
+        req = HostRequest(method, path, urlsplit(self.path).query, self.headers, raw, self.rid)
+        try:
+            reply = emu.profile.handle(emu, req)
+        except ProfileDrop:
+            raise _Drop() from None
+        self._send_json(reply.status, reply.body, headers=reply.headers, head=method == "HEAD")
 
     def _create(self, emu: "Emulator", raw: bytes) -> None:
         try:
@@ -381,6 +393,7 @@ class Emulator:
 
             config = dataclasses.replace(config, **overrides)
         self.config = config
+        self.profile = make_profile(config.api)     # which host's wire shape is served
         self.clock = config.clock or time.time
         rng = config.rng or random.Random()
         self._rng = rng
@@ -409,7 +422,7 @@ class Emulator:
         self._store = TaskStore(
             clock=self.clock, rng=self._rng, data_dir=data_dir, latency=cfg.latency,
             queue_delay=cfg.queue_delay, concurrency=cfg.concurrency, render_workers=cfg.render_workers,
-            url_ttl=cfg.url_ttl, drift=cfg.drift, preset=cfg.x264_preset, tick=cfg.tick,
+            url_ttl=self.profile.url_ttl(cfg.url_ttl), drift=cfg.drift, preset=cfg.x264_preset, tick=cfg.tick,
             faults=self._faults, stats=self._stats, notify=self._notify, file_url=self._file_url)
         self._store.start()
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
@@ -460,7 +473,7 @@ class Emulator:
 
     @property
     def base_url(self) -> str:
-        return self.root_url + API
+        return self.root_url + self.profile.base_path
 
     def stats(self) -> dict:
         by_status, active = self._store.counts() if self._store else ({s: 0 for s in STATUSES}, 0)

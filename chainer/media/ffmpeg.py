@@ -220,6 +220,18 @@ def extract_frame_png(src: str | os.PathLike, out: str | os.PathLike, *, frame_i
              "-fps_mode", "passthrough", "-y", str(out)])
 
 
+
+def last_frame_png8(src: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Write the exact last decoded frame of ``src`` as an 8-bit RGB PNG.
+
+    Decodes the whole video stream (no seeking: a seek near the end can land on the wrong frame
+    with B-frames or edit lists) and keeps overwriting ``out`` with each frame, so the file holds
+    the final one. ``-pix_fmt rgb24`` forces 8 bits per channel even from 10-bit HEVC (the PNG
+    encoder would otherwise pick rgb48), through the same conversion :func:`decode_frames` uses.
+    """
+    run(["-i", str(src), "-map", "0:v:0", "-fps_mode", "passthrough", "-update", "1",
+         "-pix_fmt", "rgb24", "-c:v", "png", "-f", "image2", "-y", str(out)])
+
 # ---- colour grading (review/drift guard) --------------------------------------------------------
 
 def grade_lut3d(src: str | os.PathLike, dst: str | os.PathLike, luts: Sequence[str | os.PathLike],
