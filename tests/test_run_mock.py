@@ -116,6 +116,17 @@ def test_ambiguous_create_with_an_unprovable_list_stops_without_a_second_create(
     assert prov.create_calls == 3 and prov.creates_for("s1") == 0
 
 
+def test_ambiguous_create_with_markers_stripped_is_adopted_on_parameters_and_clock(sb, tmp_path):
+    prov = MockProvider(list_mode="strip")
+    prov.fail_create[1] = "ambiguous_after_create"
+    res = _render(prov, sb, tmp_path / "run", concurrency=1)
+    assert res.ok, res.problems
+    assert prov.creates_for("s1") == 1
+    with J.Journal(tmp_path / "run" / "journal.sqlite") as j:
+        (ev,) = list(j.events(kind="adopted"))
+        assert "parameter" in ev.detail["by"]
+
+
 def test_ambiguous_create_found_once_the_lagging_list_catches_up(sb, tmp_path):
     from chainer.providers.poll import PollPolicy
 
@@ -162,6 +173,11 @@ def test_decide_ownership_rules():
     assert bad.kind == "unknown"
     assert decide_ownership(req, [t("a", marker="chainer-y")], complete=True, window=None).kind == "absent"
     assert decide_ownership(req, [t("a", marker="chainer-y")], complete=False, window=None).kind == "unknown"
+    # a list said to echo markers, holding a matching task WITHOUT one: never "absent"
+    assert decide_ownership(req, [t("a")], complete=True, window=None,
+                            markers_echoed=True).kind == "unknown"
+    assert decide_ownership(req, [t("a", params={"resolution": "480p"})], complete=True,
+                            window=None, markers_echoed=True).kind == "absent"
     # no markers: every parameter + the provider's clock + a complete scan
     assert decide_ownership(req, [t("a")], complete=True, window=(90, 110)).kind == "proven"
     assert decide_ownership(req, [t("a")], complete=True, window=None).kind == "unknown"

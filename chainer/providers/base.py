@@ -260,9 +260,16 @@ def decide_ownership(request: ProviderRequest, tasks: list[TaskStatus], *, compl
                     "differ from the request")
             return FindResult.proven(mine[0], "marker echoed", [t.id for t in mine[1:]])
         if markers_echoed:
-            if complete:
-                return FindResult.absent("no task carries this attempt's marker (complete scan)")
-            return FindResult.unknown("the task list was not scanned to its end")
+            # a task with another marker is not ours; one WITHOUT a marker might be, stripped
+            unmarked = [t for t in tasks if not t.marker and t.id not in known
+                        and _same_request(t, request, require_all=False)
+                        and (window is None or t.created_at is None
+                             or window[0] <= t.created_at <= window[1])]
+            if not unmarked:
+                if complete:
+                    return FindResult.absent("no task carries this attempt's marker (complete scan)")
+                return FindResult.unknown("the task list was not scanned to its end")
+            # judged on its parameters below
     if not complete:
         return FindResult.unknown("the task list was not scanned to its end")
     if window is None:
