@@ -42,7 +42,9 @@ Contract (what the run relies on; an adapter that cannot keep a point says so in
 - :meth:`classify`: any exception raised by this adapter -> :class:`Failure`.
 - :meth:`poll_policy`: the default :class:`~chainer.providers.poll.PollPolicy` for this host.
 - :meth:`price`: :class:`Price` (per million tokens + currency) for a planned shot, or ``None``
-  when unknown; :meth:`cost` turns a finished task's usage into money (tier discounts included).
+  when unknown; :meth:`estimate`: the expected cost of one task of the shot in :attr:`currency`
+  (what the payment gate counts); :meth:`cost` turns a finished task's usage into money (tier
+  discounts included).
 - :meth:`download`: stream a result URL into a file, bounded by ``max_bytes`` and ``deadline``
   seconds overall; raises (classify: ``result_gone`` when the URL no longer answers).
 - :meth:`close`: release connections.
@@ -366,6 +368,11 @@ class Provider(ABC):
     def price(self, shot) -> Price | None:
         per = getattr(shot, "price_per_mtok", None)
         return Price(float(per), self.currency) if per is not None else None
+
+    def estimate(self, shot) -> float | None:
+        p = self.price(shot)
+        tokens = getattr(shot, "est_tokens", None)
+        return None if p is None or tokens is None else tokens / 1e6 * p.per_mtok
 
     def cost(self, task: TaskStatus, per_mtok: float | None) -> float | None:
         if task.tokens is None or per_mtok is None:

@@ -130,9 +130,9 @@ def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, 
             cancel_on_interrupt, stitch_options, assembly) -> RenderResult:
     (run_dir / "clips").mkdir(exist_ok=True)
     (run_dir / "frames").mkdir(exist_ok=True)
-    gate = Gate(budget=Budget(budget, plan.currency), billed=prov.billed, yes=yes, confirm=confirm,
-                confirm_above=confirm_above, currency=plan.currency, where=prov.base_url,
-                message=prog.message, before_prompt=prog.end)
+    gate = Gate(budget=Budget(budget, prov.currency), billed=prov.billed, yes=yes, confirm=confirm,
+                confirm_above=confirm_above, currency=prov.currency, where=prov.base_url,
+                message=prog.message, before_prompt=prog.end, estimate=prov.estimate)
     ctx = RunContext(plan=plan, run_dir=run_dir, journal=journal, provider=prov,
                      poll=poll or prov.poll_policy(), gate=gate, progress=prog,
                      rng=rng or random.Random(),

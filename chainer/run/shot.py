@@ -184,7 +184,7 @@ class ShotMachine:
             shot.id, key, marker, model=req.model, base_url=prov.base_url,
             provider=prov.name, provider_identity=prov.identity, currency=prov.currency,
             request_json=json.dumps(compact_body(req.body)), seed_sent=req.body.get("seed"),
-            est_tokens=shot.est_tokens, est_cost=shot.est_cost,
+            est_tokens=shot.est_tokens, est_cost=prov.estimate(shot),
             price=price.per_mtok if price else None, invocation=ctx.invocation)
         self._requests[att.id] = req
         how = req.first_frame
