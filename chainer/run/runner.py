@@ -247,6 +247,11 @@ class Runner:
                                      f"{prov.classify(exc).message}")
 
     # ---- assembly: ONE call-out (the "timeline" branch moves these to run/assembly.py) ---------
+    # At the merge, run() calls assembly.assemble_run(plan, run_dir, journal,
+    # {s.id: (clip_path(run_dir, s.id), current[s.id].clip_sha)}, message=progress.message,
+    # options=stitch_options) instead of _assemble/_assembly_failed, and
+    # assembly.write_run_review(plan, run_dir, summary, message=..., problem=ctx.problem) instead
+    # of _review; the four methods and assemble() below are then deleted.
     def _assemble(self):
         sb = self.plan.storyboard
         out = self.run_dir / (sb.output.file or f"{sb.source.stem}.mp4")
