@@ -158,6 +158,23 @@ def test_lagging_list_with_markers_proves_absence_only_on_a_second_scan(sb, tmp_
     assert [a.state for a in _attempts(tmp_path / "run") if a.shot_id == "s1"] == [J.REJECTED, J.SUCCEEDED]
 
 
+def test_a_create_answered_with_an_id_already_journalled_stops_that_sequence(sb, tmp_path):
+    prov = MockProvider()
+    run = tmp_path / "run"
+    assert _render(prov, sb, run).ok
+    edited = [dict(s) for s in TWO_SEQUENCES]
+    edited[-1]["prompt"] += ", the fire crackles"                # t2 must be rendered again
+    prov.reuse_ids = True
+    res = _render(prov, write_storyboard(tmp_path / "edited.yaml", edited), run)
+    assert not res.ok
+    (line,) = res.problems
+    assert "stopped at t2" in line and "already recorded for s1" in line
+    atts = _attempts(run)
+    ids = [a.task_id for a in atts if a.task_id]
+    assert len(ids) == len(set(ids)) == 5
+    assert [a.state for a in atts if a.shot_id == "t2"] == [J.SUCCEEDED, J.AMBIGUOUS]
+
+
 def test_decide_ownership_rules():
     req = ProviderRequest(body={}, model="m", params={"resolution": "720p", "seed": 3},
                           marker="chainer-x", marker_sent=True)

@@ -224,6 +224,15 @@ class ShotMachine:
             ctx.progress.shot(shot.id, "checking", f"create outcome unknown ({f.message}); "
                                                    "looking for the task")
             return ctx.journal.get(att.id)
+        other = ctx.journal.by_task(task_id)
+        if other is not None:        # an id already journalled: the answer cannot be trusted
+            ctx.journal.update(att.id, state=J.AMBIGUOUS, error_code="duplicate-id",
+                               error_message=f"the provider answered task id {task_id}, already "
+                               f"recorded for {other.shot_id}", event="ambiguous")
+            raise SequenceStop(f"the create of {shot.id} was answered with task id {task_id}, "
+                               f"which is already recorded for {other.shot_id}; not submitting "
+                               "again, to avoid paying twice: check the provider's task list, "
+                               "then re-run")
         att = ctx.journal.update(att.id, task_id=task_id, state=J.SUBMITTED,
                                  submitted_at=time.time(), event="submitted",
                                  detail={"task_id": task_id})
