@@ -116,6 +116,17 @@ def test_ambiguous_create_with_an_unprovable_list_stops_without_a_second_create(
     assert prov.create_calls == 3 and prov.creates_for("s1") == 0
 
 
+def test_ambiguous_create_with_markers_stripped_is_adopted_on_parameters_and_clock(sb, tmp_path):
+    prov = MockProvider(list_mode="strip")
+    prov.fail_create[1] = "ambiguous_after_create"
+    res = _render(prov, sb, tmp_path / "run", concurrency=1)
+    assert res.ok, res.problems
+    assert prov.creates_for("s1") == 1
+    with J.Journal(tmp_path / "run" / "journal.sqlite") as j:
+        (ev,) = list(j.events(kind="adopted"))
+        assert "parameter" in ev.detail["by"]
+
+
 def test_ambiguous_create_found_once_the_lagging_list_catches_up(sb, tmp_path):
     from chainer.providers.poll import PollPolicy
 
@@ -147,6 +158,23 @@ def test_lagging_list_with_markers_proves_absence_only_on_a_second_scan(sb, tmp_
     assert [a.state for a in _attempts(tmp_path / "run") if a.shot_id == "s1"] == [J.REJECTED, J.SUCCEEDED]
 
 
+def test_a_create_answered_with_an_id_already_journalled_stops_that_sequence(sb, tmp_path):
+    prov = MockProvider()
+    run = tmp_path / "run"
+    assert _render(prov, sb, run).ok
+    edited = [dict(s) for s in TWO_SEQUENCES]
+    edited[-1]["prompt"] += ", the fire crackles"                # t2 must be rendered again
+    prov.reuse_ids = True
+    res = _render(prov, write_storyboard(tmp_path / "edited.yaml", edited), run)
+    assert not res.ok
+    (line,) = res.problems
+    assert "stopped at t2" in line and "already recorded for s1" in line
+    atts = _attempts(run)
+    ids = [a.task_id for a in atts if a.task_id]
+    assert len(ids) == len(set(ids)) == 5
+    assert [a.state for a in atts if a.shot_id == "t2"] == [J.SUCCEEDED, J.AMBIGUOUS]
+
+
 def test_decide_ownership_rules():
     req = ProviderRequest(body={}, model="m", params={"resolution": "720p", "seed": 3},
                           marker="chainer-x", marker_sent=True)
@@ -162,6 +190,11 @@ def test_decide_ownership_rules():
     assert bad.kind == "unknown"
     assert decide_ownership(req, [t("a", marker="chainer-y")], complete=True, window=None).kind == "absent"
     assert decide_ownership(req, [t("a", marker="chainer-y")], complete=False, window=None).kind == "unknown"
+    # a list said to echo markers, holding a matching task WITHOUT one: never "absent"
+    assert decide_ownership(req, [t("a")], complete=True, window=None,
+                            markers_echoed=True).kind == "unknown"
+    assert decide_ownership(req, [t("a", params={"resolution": "480p"})], complete=True,
+                            window=None, markers_echoed=True).kind == "absent"
     # no markers: every parameter + the provider's clock + a complete scan
     assert decide_ownership(req, [t("a")], complete=True, window=(90, 110)).kind == "proven"
     assert decide_ownership(req, [t("a")], complete=True, window=None).kind == "unknown"

@@ -48,10 +48,13 @@ def command(storyboard, run_dir, provider, base_url, concurrency, budget, draft,
     from ..run.orchestrator import render
 
     emulator_config = None
+    if provider == "mock":
+        raise InputError("--provider: mock is for tests (Python API only); use emulator")
     if emulator_latency is not None or emulator_faults is not None:
-        if provider == "ark":
+        if provider not in ("auto", "emulator") or (provider == "emulator" and base_url):
             raise InputError("--emulator-latency/--emulator-faults only apply to the built-in "
-                             "emulator (--provider emulator or auto without ARK_API_KEY)")
+                             "emulator (--provider emulator without --base-url, or auto "
+                             "without ARK_API_KEY)")
         from ..emulator import EmulatorConfig
 
         kwargs = {}

@@ -17,7 +17,8 @@ scriptable per shot or per call:
   the first task of that shot succeeds with URLs that are already gone;
 - ``flaky_404 = {shot_id: k}``: the first k gets of that shot's first task answer 404;
 - ``vanish = {shot_id}``: that shot's first task is forgotten the moment it is created;
-- ``add_foreign(model, params)``: a task another client created (no marker of ours).
+- ``add_foreign(model, params)``: a task another client created (no marker of ours);
+- ``reuse_ids = True``: creates answer an id given before (a broken provider).
 
 ``creates`` counts create calls that made a task, per shot id (``creates_for(shot_id)``).
 """
@@ -109,6 +110,7 @@ class MockProvider(Provider):
         self.expire_on_success: set[str] = set()
         self.flaky_404: dict[str, int] = {}
         self.vanish: set[str] = set()
+        self.reuse_ids = False
         self.calls: list[tuple[str, str]] = []
 
     @property
@@ -171,6 +173,10 @@ class MockProvider(Provider):
                 raise fail
             tid = f"mock-{next(self._ids):04d}"
             shot = request.body["shot"]
+            if self.reuse_ids and self.tasks:        # a broken provider: an id it gave before
+                tid = next(iter(self.tasks))
+                self.calls.append(("create", tid))
+                return tid
             self.tasks[tid] = MockTask(tid, shot, request, self._clock(),
                                        list(self.script.get(shot, self.default_script)),
                                        seed=request.body.get("seed") or 1000 + n)

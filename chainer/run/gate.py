@@ -50,6 +50,7 @@ class Gate:
                  confirm: Callable[[str], bool] | None = None,
                  confirm_above: float = CONFIRM_ABOVE, currency: str = "CNY",
                  where: str = "the provider", message: Callable[[str], None] = lambda s: None,
+                 estimate: Callable[[object], float | None] = lambda shot: shot.est_cost,
                  before_prompt: Callable[[], None] = lambda: None,
                  max_extra_per_shot: int = 1):
         self.budget = budget
@@ -61,6 +62,7 @@ class Gate:
         self.currency = currency
         self.where = where
         self._message = message
+        self._estimate = estimate
         self._before_prompt = before_prompt
         self._lock = threading.Lock()
         self._ask_lock = threading.Lock()
@@ -77,8 +79,8 @@ class Gate:
         submitted) when refused."""
         cur = self.currency
         tokens = sum(s.est_tokens or 0 for s in todo)
-        unpriced = sorted({s.model.id for s in todo if s.est_cost is None})
-        cost = sum(s.est_cost or 0.0 for s in todo)
+        unpriced = sorted({s.model.id for s in todo if self._estimate(s) is None})
+        cost = sum(self._estimate(s) or 0.0 for s in todo)
         what = f"{len(todo)} task(s) to submit, {tokens:,} tokens est."
         if todo:
             what += f", {cost:.2f} {cur}" + (f" + unknown price for {', '.join(unpriced)}"
@@ -123,7 +125,7 @@ class Gate:
     def admit(self, shot, marker: str, reason: str = "") -> None:
         """Let one create of ``shot`` through, or raise :class:`GateRefused`. On success the
         estimate is reserved under ``marker`` (settle or release it when the task ends)."""
-        est = shot.est_cost
+        est = self._estimate(shot)
         cur = self.currency
         with self._lock:
             counted = self._approved.get(shot.id, 0) > 0

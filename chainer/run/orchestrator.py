@@ -105,38 +105,46 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
     prog = make_progress(progress)
     from .lock import RunLock
 
-    with RunLock(run_dir, "render"):
-        journal = open_run_journal(run_dir)
-        try:
-            owned = not isinstance(provider, Provider)
-            prov = (open_render_provider(provider, base_url, api_key, transport=transport,
-                                         emulator_config=emulator_config, message=prog.message)
-                    if owned else provider)
+    owned = not isinstance(provider, Provider)
+    prov = (open_render_provider(provider, base_url, api_key, transport=transport,
+                                 emulator_config=emulator_config, message=prog.message)
+            if owned else provider)
+    try:
+        with RunLock(run_dir, "render"):
+            journal = open_run_journal(run_dir)
             try:
-                (run_dir / "clips").mkdir(exist_ok=True)
-                (run_dir / "frames").mkdir(exist_ok=True)
-                gate = Gate(budget=Budget(budget, plan.currency), billed=prov.billed, yes=yes,
-                            confirm=confirm, confirm_above=confirm_above,
-                            currency=plan.currency, where=prov.base_url, message=prog.message,
-                            before_prompt=prog.end, max_extra_per_shot=1 + max(0, retry_failed))
-                ctx = RunContext(plan=plan, run_dir=run_dir, journal=journal, provider=prov,
-                                 poll=poll or prov.poll_policy(), gate=gate, progress=prog,
-                                 rng=rng or random.Random(),
-                                 invocation=time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3),
-                                 retry_failed=retry_failed, resubmit=resubmit,
-                                 verify_clip=verify_clip)
-                runner = Runner(ctx, concurrency=concurrency,
-                                cancel_on_interrupt=cancel_on_interrupt,
-                                stitch_options=stitch_options or {})
-                if not assembly:
-                    runner._assemble = lambda: (None, None)          # clips only
-                result = runner.run()
-                if not assembly:
-                    result.ok = not ctx.problems and all(
-                        s.get("status") == "succeeded" for s in result.shots)
-                return result
+                return _render(plan, run_dir, journal, prov, prog, budget=budget, yes=yes,
+                               confirm=confirm, confirm_above=confirm_above, poll=poll, rng=rng,
+                               retry_failed=retry_failed, resubmit=resubmit,
+                               verify_clip=verify_clip, concurrency=concurrency,
+                               cancel_on_interrupt=cancel_on_interrupt,
+                               stitch_options=stitch_options, assembly=assembly)
             finally:
-                if owned:
-                    prov.close()
-        finally:
-            journal.close()
+                journal.close()
+    finally:
+        if owned:
+            prov.close()
+
+
+def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, confirm,
+            confirm_above, poll, rng, retry_failed, resubmit, verify_clip, concurrency,
+            cancel_on_interrupt, stitch_options, assembly) -> RenderResult:
+    (run_dir / "clips").mkdir(exist_ok=True)
+    (run_dir / "frames").mkdir(exist_ok=True)
+    gate = Gate(budget=Budget(budget, prov.currency), billed=prov.billed, yes=yes, confirm=confirm,
+                confirm_above=confirm_above, currency=prov.currency, where=prov.base_url,
+                message=prog.message, before_prompt=prog.end, estimate=prov.estimate,
+                max_extra_per_shot=1 + max(0, retry_failed))
+    ctx = RunContext(plan=plan, run_dir=run_dir, journal=journal, provider=prov,
+                     poll=poll or prov.poll_policy(), gate=gate, progress=prog,
+                     rng=rng or random.Random(),
+                     invocation=time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3),
+                     retry_failed=retry_failed, resubmit=resubmit, verify_clip=verify_clip)
+    runner = Runner(ctx, concurrency=concurrency, cancel_on_interrupt=cancel_on_interrupt,
+                    stitch_options=stitch_options or {})
+    if not assembly:
+        runner._assemble = lambda: (None, None)          # clips only
+    result = runner.run()
+    if not assembly:
+        result.ok = not ctx.problems and all(s.get("status") == "succeeded" for s in result.shots)
+    return result

@@ -184,7 +184,7 @@ class ShotMachine:
             shot.id, key, marker, model=req.model, base_url=prov.base_url,
             provider=prov.name, provider_identity=prov.identity, currency=prov.currency,
             request_json=json.dumps(compact_body(req.body)), seed_sent=req.body.get("seed"),
-            est_tokens=shot.est_tokens, est_cost=shot.est_cost,
+            est_tokens=shot.est_tokens, est_cost=prov.estimate(shot),
             price=price.per_mtok if price else None, invocation=ctx.invocation)
         self._requests[att.id] = req
         how = req.first_frame
@@ -224,6 +224,15 @@ class ShotMachine:
             ctx.progress.shot(shot.id, "checking", f"create outcome unknown ({f.message}); "
                                                    "looking for the task")
             return ctx.journal.get(att.id)
+        other = ctx.journal.by_task(task_id)
+        if other is not None:        # an id already journalled: the answer cannot be trusted
+            ctx.journal.update(att.id, state=J.AMBIGUOUS, error_code="duplicate-id",
+                               error_message=f"the provider answered task id {task_id}, already "
+                               f"recorded for {other.shot_id}", event="ambiguous")
+            raise SequenceStop(f"the create of {shot.id} was answered with task id {task_id}, "
+                               f"which is already recorded for {other.shot_id}; not submitting "
+                               "again, to avoid paying twice: check the provider's task list, "
+                               "then re-run")
         att = ctx.journal.update(att.id, task_id=task_id, state=J.SUBMITTED,
                                  submitted_at=time.time(), event="submitted",
                                  detail={"task_id": task_id})
