@@ -89,9 +89,6 @@ class TaskRequest:
     service_tier: str
     execution_expires_after: int
     priority: int | None
-    output_format: str
-    omni_reference_task_type: str | None
-    input_video_seconds: float
     callback_url: str | None
     safety_identifier: str | None
     tools: list | None
@@ -101,6 +98,9 @@ class TaskRequest:
     n_reference_videos: int = 0
     n_reference_audio: int = 0
     draft_task_id: str | None = None
+    output_format: str = "mp4"
+    omni_reference_task_type: str | None = None
+    input_video_seconds: float = 0.0          # reference video seconds (billed as input)
 
 
 # ---- small typed getters ------------------------------------------------------------------------

@@ -166,18 +166,22 @@ def host_problem(spec: ModelSpec, host: str, mode: str | None = None,
     return None
 
 
-def price_for(spec: ModelSpec, host: str, *, resolution: str, audio: bool = True,
+def price_for(spec: ModelSpec | str, host: str, *, resolution: str, audio: bool | None = True,
               tier: str = "default", video_input: bool = False, draft: bool = False) -> Price | None:
     """The list price per million tokens on ``host`` for one request shape; None = unknown (or
     not offered). ``audio``: generate_audio (1.5 pro is cheaper silent). ``tier``: ``flex`` is the
     host's flex factor, None where the host/model has no flex. ``draft`` does not change the
-    price: a draft clip's *usage* is reduced (see :func:`usage_tokens`)."""
+    price: a draft clip's *usage* is reduced (see :func:`usage_tokens`). ``spec`` may be a name;
+    ``audio`` None counts as True (the default of the models with audio)."""
     host = normalize_host(host)
+    if isinstance(spec, str):
+        spec = resolve_model(spec)
     offer = spec.hosts.get(host)
     if offer is None or offer.prices is None:
         return None
     table = offer.prices
-    rate = table.lookup(resolution=resolution.lower(), audio=bool(audio), video_input=video_input)
+    audio = True if audio is None else bool(audio)
+    rate = table.lookup(resolution=resolution.lower(), audio=audio, video_input=video_input)
     if rate is None:
         return None
     if tier == "flex":
