@@ -3,7 +3,10 @@ transitions, ids, output path and local media. Also turns pydantic errors into P
 
 Every check appends a Problem located at the YAML value that caused it. A problem caused by a value
 inherited from ``defaults`` (or the top-level ``model``) is reported once at that value, listing the
-shots it affects."""
+shots it affects.
+
+Over 500 lines because it holds the pydantic-error translation as well as the checks; model facts
+are not here (they come from chainer.models: the table and its check_request rules)."""
 from __future__ import annotations
 
 import difflib

@@ -387,7 +387,7 @@ def test_plan_json_reproduces_the_price_table(tmp_path):
 
 
 def test_unknown_price_says_so_in_every_total(tmp_path):
-    path = write(tmp_path, f"""
+    path = write(tmp_path, """
         shots:
           - prompt: a
             model: seedance-2.0

@@ -6,6 +6,9 @@ cross-field rules of ``check_request``), never a copy of a model fact.
 carrying the Ark error fields (ark-api.md s9). The rule of thumb where Ark's behaviour is
 UNCONFIRMED: be at least as strict as Ark plausibly is, so a request the emulator accepts is one
 Ark accepts too (the emulator must never make a client look correct when it is not).
+
+Over 500 lines on purpose: it is one linear walk of the Ark create body (types, content, media,
+then the table's rules), and splitting the walk would scatter one request's checks.
 """
 from __future__ import annotations
 
