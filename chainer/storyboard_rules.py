@@ -222,7 +222,7 @@ def _same_kind(template: Any, value: Any) -> bool:
         return isinstance(value, bool)
     if isinstance(template, (int, float)):
         return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(template, tuple):
+    if isinstance(template, (tuple, frozenset)):
         return isinstance(value, (list, tuple))
     return isinstance(value, type(template))
 
@@ -232,7 +232,7 @@ def _kind_name(template: Any) -> str:
         return "true or false"
     if isinstance(template, (int, float)):
         return "a number"
-    if isinstance(template, tuple):
+    if isinstance(template, (tuple, frozenset)):
         return "a list"
     return "text"
 

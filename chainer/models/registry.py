@@ -109,7 +109,12 @@ def resolve_model(name: str, overrides: Mapping[str, Mapping[str, Any]] | None =
         return base
     for key, value in list(ov.items()):
         if isinstance(value, list):
-            ov[key] = tuple(value)
+            if key == "rejects":
+                ov[key] = frozenset(value)
+            elif key == "ratio_rules":
+                ov[key] = tuple((m, tuple(r)) for m, r in value)
+            else:
+                ov[key] = tuple(value)
     return replace(base, id=name, **ov)
 
 
