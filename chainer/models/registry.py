@@ -89,7 +89,7 @@ def _lookup(name: str) -> ModelSpec | None:
     return None
 
 
-def resolve_model(name: str, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> ModelSpec:
+def resolve_model(name_or_host_id: str, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> ModelSpec:
     """The spec for a neutral name (``seedance-2.0``) or any host's raw id
     (``doubao-seedance-2-0-260128``, ``dreamina-seedance-2-0-260128``, ``bytedance/seedance-2.0``...).
 
@@ -97,6 +97,7 @@ def resolve_model(name: str, overrides: Mapping[str, Mapping[str, Any]] | None =
     to copy (default: the known spec of the same name). An unknown name without an override raises
     :class:`UnknownModel`; an unknown override field raises KeyError.
     """
+    name = name_or_host_id
     ov = dict((overrides or {}).get(name) or {})
     base_name = ov.pop("like", None)
     base = _lookup(name) if base_name is None else _lookup(str(base_name))
