@@ -57,7 +57,8 @@ class ShotFields(_Strict):
     """Generation settings. Any of them may be given in ``defaults`` or on a single shot."""
 
     model: Optional[StrictStr] = Field(None, description="Model id for this shot (overrides the "
-                                       "storyboard's `model`), e.g. doubao-seedance-2-0-260128.")
+                                       "storyboard's `model`): a neutral name (seedance-2.0, "
+                                       "seedance-2.5, ...) or a host's own id.")
     resolution: Optional[StrictStr] = Field(None, description="480p, 720p, 1080p or 4k (model "
                                             "dependent). Default: the model's default resolution.")
     ratio: Optional[StrictStr] = Field(None, description='Aspect ratio: "16:9", "4:3", "1:1", '
@@ -165,15 +166,16 @@ class Storyboard(_Strict):
                               json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"})
 
     title: Optional[StrictStr] = Field(None, description="Title. Default: the file name.")
-    model: Optional[StrictStr] = Field(None, description="Default model id for every shot, e.g. "
-                                       "doubao-seedance-2-0-260128.")
+    model: Optional[StrictStr] = Field(None, description="Default model for every shot: a "
+                                       "neutral name (e.g. seedance-2.0) or a host's own id.")
     defaults: ShotFields = Field(default_factory=ShotFields, description="Settings every shot "
                                  "inherits unless it gives its own.")
     output: Output = Field(default_factory=Output, description="The assembled video: file name, "
                            "loudness target, chapter marks.")
     shots: Annotated[list[Shot], Field(min_length=1)] = Field(description="The shots, in order.")
     pricing: dict[StrictStr, Annotated[float, Field(ge=0)]] = Field(
-        default_factory=dict, description="Price overrides: model id -> CNY per million tokens.")
+        default_factory=dict, description="Price overrides: model -> price per million "
+        "tokens in the host's currency (CNY on Ark, USD on BytePlus/fal/Replicate).")
     models: dict[StrictStr, dict[StrictStr, Any]] = Field(
         default_factory=dict, description="Capability overrides: model id -> {like: <known model "
         "id>, <ModelSpec field>: value}. Lets a new model id be used without a code change.")

@@ -3,7 +3,10 @@ transitions, ids, output path and local media. Also turns pydantic errors into P
 
 Every check appends a Problem located at the YAML value that caused it. A problem caused by a value
 inherited from ``defaults`` (or the top-level ``model``) is reported once at that value, listing the
-shots it affects."""
+shots it affects.
+
+Over 500 lines because it holds the pydantic-error translation as well as the checks; model facts
+are not here (they come from chainer.models: the table and its check_request rules)."""
 from __future__ import annotations
 
 import difflib
@@ -219,7 +222,7 @@ def _same_kind(template: Any, value: Any) -> bool:
         return isinstance(value, bool)
     if isinstance(template, (int, float)):
         return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(template, tuple):
+    if isinstance(template, (tuple, frozenset)):
         return isinstance(value, (list, tuple))
     return isinstance(value, type(template))
 
@@ -229,7 +232,7 @@ def _kind_name(template: Any) -> str:
         return "true or false"
     if isinstance(template, (int, float)):
         return "a number"
-    if isinstance(template, tuple):
+    if isinstance(template, (tuple, frozenset)):
         return "a list"
     return "text"
 

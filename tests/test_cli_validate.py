@@ -108,3 +108,23 @@ def test_python_m_chainer_validate_smoke():
     assert proc.returncode == 2
     assert proc.stdout.endswith("demo.yaml: ok (4 shots, 2 sequences)\n")
     assert proc.stderr.startswith(f"{FIXTURES / 'bad-syntax.yaml'}:4:4: YAML syntax error")
+
+
+def test_validate_names_the_host_that_lacks_a_model(tmp_path):
+    path = write(tmp_path, """
+        shots:
+          - prompt: a
+            model: seedance-1.0-lite
+          - prompt: b
+            model: seedance-2.0
+            resolution: 4k
+            cut: true
+        """)
+    assert cli("validate", str(path)).exit_code == 0
+    res = cli("validate", "--provider", "byteplus", str(path))
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [
+        f"{path}:3:12: shots[0].model: seedance-1.0-lite is not offered on byteplus "
+        "(offered on: ark, fal, replicate)"]
+    res = cli("validate", "--provider", "fal", str(path))
+    assert res.exit_code == 2 and "fal does not offer seedance-2.0 at 4k" in res.stderr

@@ -448,3 +448,32 @@ def test_stats_endpoint_matches_api(emu, c):
                 "callbacks_sent", "gets", "lists", "deletes", "downloads"):
         assert key in s
     assert s["tasks_created"] == sum(s["tasks_by_model"].values())
+
+
+@pytest.mark.parametrize("text,where", [
+    ("create_429: [unclosed\n", "not valid YAML"),
+    ("- a\n- b\n", "must contain a mapping"),
+    ("create_429: {schedule: 3}\n", "create_429.schedule: must be a list"),
+    ("create_429: {max: lots}\n", "create_429.max: must be a whole number"),
+    ("task_failed: {code: 7}\n", "task_failed.code: must be text"),
+    ("server_error: {endpoints: [get, upload]}\n", "server_error.endpoints: unknown"),
+    ("queue_cap: {}\n", "queue_cap.limit: must be a whole number >= 1"),
+    ("rpm_limit: {limit: true}\n", "rpm_limit.limit: must be a whole number"),
+    ("video_not_ready: {seconds: -1}\n", "video_not_ready.seconds: must be a number > 0"),
+    ("slow_download: {probability: high}\n", "slow_download.probability: must be a number"),
+    ("seed: x\n", "seed: must be an integer"),
+    ("bogus_fault: 0.5\n", "bogus_fault: unknown fault"),
+])
+def test_malformed_faults_file_is_one_line_exit_2(tmp_path, text, where):
+    from click.testing import CliRunner
+
+    from chainer.cli.main import cli
+
+    path = tmp_path / "faults.yaml"
+    path.write_text(text)
+    res = CliRunner().invoke(cli, ["emulator", "--faults", str(path)], catch_exceptions=False)
+    assert res.exit_code == 2, res.output
+    assert res.stdout == ""                                    # nothing served, no URL printed
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and where in lines[0], res.stderr
+    assert "Traceback" not in res.stderr

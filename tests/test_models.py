@@ -259,6 +259,11 @@ def test_unknown_model_needs_override():
     with pytest.raises(KeyError):
         models.resolve_model("x", {"x": {"like": "doubao-seedance-2-0-260128", "bogus": 1}})
     assert models.resolve_model("x", {"x": {"like": "seedance-2.5"}}).max_duration == 30
+    # rule fields are overridable from YAML lists too
+    y = models.resolve_model("y", {"y": {"like": "seedance-2.0", "rejects": ["seed"],
+                                         "ratio_rules": [["t2v", ["16:9"]]]}})
+    assert [v.field for v in models.check_request(y, "t2v", {"seed": 1, "ratio": "adaptive"})] == \
+        ["seed", "ratio"]
 
 
 def test_closest_ratio():

@@ -387,7 +387,7 @@ def test_plan_json_reproduces_the_price_table(tmp_path):
 
 
 def test_unknown_price_says_so_in_every_total(tmp_path):
-    path = write(tmp_path, f"""
+    path = write(tmp_path, """
         shots:
           - prompt: a
             model: seedance-2.0
@@ -431,3 +431,30 @@ def test_chained_2_5_is_sent_adaptive_and_the_plan_says_so(tmp_path):
     assert problems(bad) == ["F:5:12: shots[1].ratio: seedance-2.5 requires ratio adaptive in "
                              "first-frame mode (Ark answers 400 InvalidParameter.TaskTypeConstraint):"
                              " remove ratio or set adaptive"]
+
+
+def test_plan_per_host_ids_prices_and_currency(tmp_path):
+    path = write(tmp_path, """
+        defaults: {resolution: 720p, ratio: "16:9", duration: 5}
+        shots:
+          - prompt: a
+            model: seedance-2.0
+          - prompt: b
+            model: seedance-1.5-pro
+            generate_audio: false
+            cut: true
+        """)
+    tokens = [1280 * 720 * 121 // 1024, 1280 * 720 * 121 // 1024]
+    for host, ids, prices, cur in [
+            ("ark", ["doubao-seedance-2-0-260128", "doubao-seedance-1-5-pro-251215"], [46.0, 8.0], "CNY"),
+            ("byteplus", ["dreamina-seedance-2-0-260128", "seedance-1-5-pro-251215"], [7.0, 1.2], "USD"),
+            ("fal", ["bytedance/seedance-2.0/text-to-video",
+                     "fal-ai/bytedance/seedance/v1.5/pro/text-to-video"], [14.0, 1.2], "USD")]:
+        d = build_plan(path, host=host).to_dict()
+        assert d["host"] == host and d["totals"]["currency"] == cur
+        assert [s["host_model"] for s in d["shots"]] == ids
+        assert [s["price_per_mtok"] for s in d["shots"]] == prices
+        assert [s["tokens"] for s in d["shots"]] == tokens
+        assert d["totals"]["cost"] == pytest.approx(sum(t * p / 1e6 for t, p in zip(tokens, prices)),
+                                                    abs=1e-6)
+        assert d["totals"]["cost_text"].endswith(" " + cur)

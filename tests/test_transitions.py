@@ -134,3 +134,28 @@ def test_parse_rejects_with_one_line_naming_the_field(text):
     msg = str(info.value)
     assert msg.startswith("shots[2].transition: ") and "\n" not in msg
     assert isinstance(info.value, InputError) and info.value.exit_code == 2
+
+
+def test_assembly_accepts_the_schema_limits(tmp_path):
+    """Not just the grammar: the stitcher assembles clips joined at the extreme lengths the
+    storyboard allows (longest crossfade and fade, shortest crossfade)."""
+    from chainer.media import ffmpeg as ff
+    from chainer.media.stitch import Segment, stitch
+    from stitch_util import ClipSpec, make_chain
+
+    lim = _schema_transition_limits()[0]
+    hi, lo = lim["maximumSeconds"], lim["exclusiveMinimumSeconds"] + 0.001
+    n = int(hi * 24) + 13                    # clips longer than the longest transition
+    a, b, c, d = make_chain(tmp_path / "clips", [ClipSpec(frames=n, width=64, height=64)] * 4,
+                            preset="ultrafast")
+    segs = [Segment(a, "a", False),
+            Segment(b, "b", False, transition=T.format_transition(T.Transition("crossfade", hi))),
+            Segment(c, "c", False, transition=T.format_transition(T.Transition("fade", hi))),
+            Segment(d, "d", False, transition=T.format_transition(T.Transition("crossfade", lo)))]
+    out = tmp_path / "out.mp4"
+    res = stitch(segs, out, loudness=None)
+    overlap = int(round(hi * 24)) + 1            # crossfade:10 overlaps 240 frames, 0.001 s one
+    assert res.frames == 4 * n - overlap
+    assert ff.decode_check(out) == ""
+    assert [str(s.transition_in) for s in res.segments[1:]] == ["crossfade:10", "fade:10",
+                                                               "crossfade:0.001"]

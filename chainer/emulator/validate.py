@@ -6,6 +6,9 @@ cross-field rules of ``check_request``), never a copy of a model fact.
 carrying the Ark error fields (ark-api.md s9). The rule of thumb where Ark's behaviour is
 UNCONFIRMED: be at least as strict as Ark plausibly is, so a request the emulator accepts is one
 Ark accepts too (the emulator must never make a client look correct when it is not).
+
+Over 500 lines on purpose: it is one linear walk of the Ark create body (types, content, media,
+then the table's rules), and splitting the walk would scatter one request's checks.
 """
 from __future__ import annotations
 
@@ -89,9 +92,6 @@ class TaskRequest:
     service_tier: str
     execution_expires_after: int
     priority: int | None
-    output_format: str
-    omni_reference_task_type: str | None
-    input_video_seconds: float
     callback_url: str | None
     safety_identifier: str | None
     tools: list | None
@@ -101,6 +101,9 @@ class TaskRequest:
     n_reference_videos: int = 0
     n_reference_audio: int = 0
     draft_task_id: str | None = None
+    output_format: str = "mp4"
+    omni_reference_task_type: str | None = None
+    input_video_seconds: float = 0.0          # reference video seconds (billed as input)
 
 
 # ---- small typed getters ------------------------------------------------------------------------

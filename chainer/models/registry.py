@@ -89,7 +89,7 @@ def _lookup(name: str) -> ModelSpec | None:
     return None
 
 
-def resolve_model(name: str, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> ModelSpec:
+def resolve_model(name_or_host_id: str, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> ModelSpec:
     """The spec for a neutral name (``seedance-2.0``) or any host's raw id
     (``doubao-seedance-2-0-260128``, ``dreamina-seedance-2-0-260128``, ``bytedance/seedance-2.0``...).
 
@@ -97,6 +97,7 @@ def resolve_model(name: str, overrides: Mapping[str, Mapping[str, Any]] | None =
     to copy (default: the known spec of the same name). An unknown name without an override raises
     :class:`UnknownModel`; an unknown override field raises KeyError.
     """
+    name = name_or_host_id
     ov = dict((overrides or {}).get(name) or {})
     base_name = ov.pop("like", None)
     base = _lookup(name) if base_name is None else _lookup(str(base_name))
@@ -109,7 +110,12 @@ def resolve_model(name: str, overrides: Mapping[str, Mapping[str, Any]] | None =
         return base
     for key, value in list(ov.items()):
         if isinstance(value, list):
-            ov[key] = tuple(value)
+            if key == "rejects":
+                ov[key] = frozenset(value)
+            elif key == "ratio_rules":
+                ov[key] = tuple((m, tuple(r)) for m, r in value)
+            else:
+                ov[key] = tuple(value)
     return replace(base, id=name, **ov)
 
 
@@ -166,18 +172,22 @@ def host_problem(spec: ModelSpec, host: str, mode: str | None = None,
     return None
 
 
-def price_for(spec: ModelSpec, host: str, *, resolution: str, audio: bool = True,
+def price_for(spec: ModelSpec | str, host: str, *, resolution: str, audio: bool | None = True,
               tier: str = "default", video_input: bool = False, draft: bool = False) -> Price | None:
     """The list price per million tokens on ``host`` for one request shape; None = unknown (or
     not offered). ``audio``: generate_audio (1.5 pro is cheaper silent). ``tier``: ``flex`` is the
     host's flex factor, None where the host/model has no flex. ``draft`` does not change the
-    price: a draft clip's *usage* is reduced (see :func:`usage_tokens`)."""
+    price: a draft clip's *usage* is reduced (see :func:`usage_tokens`). ``spec`` may be a name;
+    ``audio`` None counts as True (the default of the models with audio)."""
     host = normalize_host(host)
+    if isinstance(spec, str):
+        spec = resolve_model(spec)
     offer = spec.hosts.get(host)
     if offer is None or offer.prices is None:
         return None
     table = offer.prices
-    rate = table.lookup(resolution=resolution.lower(), audio=bool(audio), video_input=video_input)
+    audio = True if audio is None else bool(audio)
+    rate = table.lookup(resolution=resolution.lower(), audio=audio, video_input=video_input)
     if rate is None:
         return None
     if tier == "flex":
