@@ -5,7 +5,7 @@
   the run's marker sent as ``safety_identifier`` (echoed on task records: ark-api.md s5);
 - status names (Ark's are already the neutral ones), the error classes (``chainer.ark.errors``)
   and what each proves about a create;
-- flex pricing: a ``service_tier: flex`` task costs half the per-token price;
+- flex pricing: the plan's per-token price already holds the flex discount (chainer.models);
 - the poll cadence (first poll at 8-10 s, then at most 15 % of elapsed, at most 60 s apart);
 - finding a task after an ambiguous create (``GET /contents/generations/tasks`` filtered by
   model, scanned to ``total``), and re-checking a 404 (lookup by id + ``filter.task_ids``).
@@ -41,7 +41,6 @@ from .poll import PollPolicy
 EMULATOR_KEY = "".join(secrets.choice("GHJKLMNPQRSTUVWXYZ") for _ in range(24))
 LIST_PAGES = 5                  # pages of 100 tasks scanned after an ambiguous create
 PAGE_SIZE = 100
-FLEX_DISCOUNT = 0.5             # service_tier flex: half the per-token price (ark-api.md s11)
 _ARK_STATES = {"queued": "queued", "running": "running", "succeeded": "succeeded",
                "failed": "failed", "expired": "expired", "cancelled": "cancelled"}
 
@@ -330,7 +329,7 @@ class ArkProvider(Provider):
     def cost(self, task: TaskStatus, per_mtok: float | None) -> float | None:
         if task.tokens is None or per_mtok is None:
             return None
-        return task.tokens / 1e6 * per_mtok * (FLEX_DISCOUNT if task.service_tier == "flex" else 1.0)
+        return task.tokens / 1e6 * per_mtok    # per_mtok is the plan's paid price: flex included
 
     # -- results --
     def download(self, url: str, dest: Path, *, max_bytes: int, deadline: float) -> int:
