@@ -1,0 +1,32 @@
+"""Timelines for the finishing tests, built with the product's Timeline type (chainer.timeline).
+
+Until the timeline branch is merged, a stand-in with the same fields is used, so the frame
+arithmetic under test is the same either way."""
+from __future__ import annotations
+
+from fractions import Fraction
+from types import SimpleNamespace
+
+try:
+    from chainer.timeline import Entry, Timeline
+except ImportError:  # pragma: no cover - before the timeline branch is merged
+    Entry = Timeline = None
+
+
+def timeline(fps, rows, *, frames=None, width=320, height=240):
+    """rows: (shot_id, frames_in, head, tail, transition_in, overlap); starts are computed the way
+    the assembly lays entries out (start = previous end - overlap)."""
+    fps = Fraction(fps)
+    entries, start = [], 0
+    for k, (sid, frames_in, head, tail, tr, overlap) in enumerate(rows):
+        kept = frames_in - head - tail
+        start = start - overlap if k else 0
+        kw = dict(shot_id=sid, title=sid, clip=f"clips/{sid}.mp4", frames_in=frames_in, head=head,
+                  tail=tail, kept=kept, start=start, transition_in=tr, overlap=overlap, audio=True,
+                  width=width, height=height)
+        entries.append(Entry(**kw) if Entry else SimpleNamespace(**kw))
+        start += kept
+    total = frames if frames is not None else start
+    kw = dict(fps=fps, frames=total, width=width, height=height, output="film.mp4", audio=True,
+              entries=tuple(entries))
+    return Timeline(**kw) if Timeline else SimpleNamespace(**kw)
