@@ -652,3 +652,42 @@ def select_frames_raw(path: str | os.PathLike, out: str | os.PathLike, *,
     """:func:`decode_frames_dropping` into a raw rgb24 file (runs to completion; no frame passes
     through Python, so a thread can wait on it while another reads the previous file)."""
     run([*_select_args(path, drop, select, vf, threads), "-y", str(out)])
+
+
+# ---- subtitles burn-in (output.subtitles: burn) ---------------------------------------------------
+
+def _filter_path(path: str | os.PathLike) -> str:
+    """A path as a filter option value inside a filtergraph: escaped for the option parser, then
+    for the graph parser (so quotes, colons, commas and brackets in a run dir's name are safe)."""
+    p = str(Path(path).resolve())
+    for ch in ("\\", "'", ":"):
+        p = p.replace(ch, "\\" + ch)
+    for ch in ("\\", "'", "[", "]", ",", ";"):
+        p = p.replace(ch, "\\" + ch)
+    return p
+
+
+def subtitles_burn_filter(ass_path: str | os.PathLike,
+                          fonts_dir: str | os.PathLike | None = None) -> str:
+    """The video filter that draws an ASS script (``subtitles.to_ass``) onto the frames with
+    libass; add it to a re-encode's ``-vf`` chain."""
+    f = f"ass=filename={_filter_path(ass_path)}"
+    if fonts_dir is not None:
+        f += f":fontsdir={_filter_path(fonts_dir)}"
+    return f
+
+
+def burn_subtitles(src: str | os.PathLike, ass_path: str | os.PathLike,
+                   out: str | os.PathLike, *, encoder: Sequence[str] = X264_DEFAULTS,
+                   crf: int = 18, preset: str = "medium", threads: int | None = 2,
+                   timescale: int | None = None,
+                   fonts_dir: str | os.PathLike | None = None) -> None:
+    """Re-encode ``src``'s video with the ASS script drawn on it; audio, subtitle streams,
+    chapters and metadata are copied (the film's one audio encode is kept as it is)."""
+    args: list[str] = ["-i", str(src), "-map", "0:v:0", "-map", "0:a?", "-map", "0:s?",
+                       "-vf", subtitles_burn_filter(ass_path, fonts_dir),
+                       *_x264_args([*encoder, "-preset", preset, "-crf", str(crf)], threads),
+                       "-c:a", "copy", "-c:s", "copy", "-map_chapters", "0"]
+    if timescale:
+        args += ["-video_track_timescale", str(timescale)]
+    run([*args, "-movflags", "+faststart", "-f", "mp4", "-y", str(out)])

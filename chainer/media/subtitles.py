@@ -247,3 +247,68 @@ def timed_segments(cues: Sequence[Cue]) -> list[tuple[int, int, str]]:
         else:
             out.append((a, b, text))
     return out
+
+
+# ---- burn-in (output.subtitles: burn) ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BurnStyle:
+    """How burnt-in captions look, in pixels of the film. :func:`burn_style` picks them from the
+    frame size: portrait (9:16 and the like) keeps clear of the bottom ~18 % and the side edges,
+    where social apps draw their caption, buttons and progress bar."""
+    font: str
+    size: int
+    margin_v: int
+    margin_l: int
+    margin_r: int
+    outline: int
+    bold: bool = True
+
+
+def burn_style(width: int, height: int, *, font: str = "DejaVu Sans") -> BurnStyle:
+    base = min(width, height)
+    size = max(12, round(base * 0.055))
+    if height > width:            # portrait: above the platform's bottom overlay, inside its sides
+        return BurnStyle(font, size, margin_v=round(height * 0.18), margin_l=round(width * 0.10),
+                         margin_r=round(width * 0.14), outline=max(1, round(size / 14)))
+    return BurnStyle(font, size, margin_v=round(height * 0.06), margin_l=round(width * 0.08),
+                     margin_r=round(width * 0.08), outline=max(1, round(size / 14)))
+
+
+def _ass_time(frame: int, fps: Fraction) -> str:
+    # centiseconds rounded down: frame k (shown at k/fps) is inside [start, end) exactly when
+    # start_frame <= k < end_frame, for any rate below 100 fps
+    cs = math.floor(Fraction(frame) * 100 / Fraction(fps))
+    h, rem = divmod(cs, 360_000)
+    m, rem = divmod(rem, 6000)
+    s, cs = divmod(rem, 100)
+    return f"{h}:{m:02d}:{s:02d}.{cs:02d}"
+
+
+def _ass_text(text: str) -> str:
+    text = text.replace("\\", "\uff3c").replace("{", "\\{").replace("}", "\\}")
+    return text.replace("\n", "\\N")
+
+
+def to_ass(cues: Sequence[Cue], fps, *, width: int, height: int,
+           style: BurnStyle | None = None) -> str:
+    """An ASS script in the film's own pixels (PlayRes = frame size) for libass to burn in:
+    bottom-centred white text with a dark outline, margins from :func:`burn_style`."""
+    st = style or burn_style(width, height)
+    fps = Fraction(fps)
+    head = [
+        "[Script Info]", "ScriptType: v4.00+", f"PlayResX: {width}", f"PlayResY: {height}",
+        "WrapStyle: 0", "ScaledBorderAndShadow: yes", "",
+        "[V4+ Styles]",
+        "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
+        "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, "
+        "BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
+        f"Style: Default,{st.font},{st.size},&H00FFFFFF,&H00FFFFFF,&H00000000,&H80000000,"
+        f"{-1 if st.bold else 0},0,0,0,100,100,0,0,1,{st.outline},0,2,{st.margin_l},"
+        f"{st.margin_r},{st.margin_v},1",
+        "", "[Events]",
+        "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
+    ]
+    events = [f"Dialogue: 0,{_ass_time(c.start_frame, fps)},{_ass_time(c.end_frame, fps)},"
+              f"Default,,0,0,0,,{_ass_text(c.text)}" for c in cues if c.end_frame > c.start_frame]
+    return "\n".join(head + events) + "\n"
