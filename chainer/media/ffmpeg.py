@@ -691,3 +691,64 @@ def burn_subtitles(src: str | os.PathLike, ass_path: str | os.PathLike,
     if timescale:
         args += ["-video_track_timescale", str(timescale)]
     run([*args, "-movflags", "+faststart", "-f", "mp4", "-y", str(out)])
+
+
+# ---- music bed (output.music) ---------------------------------------------------------------------
+
+def music_bed_pcm(src: str | os.PathLike, out: str | os.PathLike, *, samples: int,
+                  sample_rate: int, channels: int, loop: bool = True, gain_db: float = 0.0,
+                  fade_in: float = 0.0, fade_out: float = 0.0) -> None:
+    """``src``'s first audio stream as exactly ``samples`` f32le samples (``out``): looped (or
+    padded with silence) to length and trimmed, at ``gain_db``, faded in at the start and out at
+    the end."""
+    dur = samples / sample_rate
+    chain = [f"aresample={sample_rate}", f"volume={gain_db:.4f}dB", "apad",
+             f"atrim=end_sample={int(samples)}"]
+    if fade_in > 0:
+        chain.append(f"afade=t=in:st=0:d={min(fade_in, dur):.6f}:curve=qsin")
+    if fade_out > 0:
+        d = min(fade_out, dur)
+        chain.append(f"afade=t=out:st={max(0.0, dur - d):.6f}:d={d:.6f}:curve=qsin")
+    args: list[str] = []
+    if loop:
+        args += ["-stream_loop", "-1"]
+    args += ["-vn", "-i", str(src), "-map", "0:a:0", "-af", ",".join(chain), "-ac", str(channels),
+             "-c:a", "pcm_f32le", "-f", "f32le", "-y", str(out)]
+    run(args)
+
+
+def _loudnorm(target: float, true_peak: float, lra: float) -> str:
+    return f"loudnorm=I={target}:TP={true_peak}:LRA={lra}"
+
+
+def loudnorm_measure(raw: str | os.PathLike, *, sample_rate: int, channels: int,
+                     target: float = -16.0, true_peak: float = -1.5, lra: float = 11.0) -> dict:
+    """loudnorm's first pass over f32le PCM: ``input_i``, ``input_tp``, ``input_lra``,
+    ``input_thresh``, ``target_offset`` (floats)."""
+    import json
+    import re
+
+    proc = run(["-nostats", "-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels),
+                "-i", str(raw), "-af", _loudnorm(target, true_peak, lra) + ":print_format=json",
+                "-f", "null", "-"], loglevel="info")
+    text = proc.stderr.decode("utf-8", "replace")
+    m = re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", text)
+    if not m:
+        raise FFmpegError("loudnorm printed no measurement")
+    data = json.loads(m.group(0))
+    return {k: float(data[k]) for k in ("input_i", "input_tp", "input_lra", "input_thresh",
+                                         "target_offset")}
+
+
+def loudnorm_apply(raw: str | os.PathLike, out: str | os.PathLike, measured: dict, *,
+                   sample_rate: int, channels: int, target: float = -16.0,
+                   true_peak: float = -1.5, lra: float = 11.0) -> None:
+    """loudnorm's second pass: one linear gain to ``target`` (loudnorm falls back to its dynamic
+    mode only if the true-peak limit would be crossed); f32le in and out, same length."""
+    m = measured
+    af = (f"{_loudnorm(target, true_peak, lra)}:measured_I={m['input_i']}:"
+          f"measured_TP={m['input_tp']}:measured_LRA={m['input_lra']}:"
+          f"measured_thresh={m['input_thresh']}:offset={m['target_offset']}:linear=true,"
+          f"aresample={sample_rate}")
+    run(["-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels), "-i", str(raw),
+         "-af", af, "-c:a", "pcm_f32le", "-f", "f32le", "-y", str(out)])
