@@ -752,3 +752,12 @@ def loudnorm_apply(raw: str | os.PathLike, out: str | os.PathLike, measured: dic
           f"aresample={sample_rate}")
     run(["-f", "f32le", "-ar", str(sample_rate), "-ac", str(channels), "-i", str(raw),
          "-af", af, "-c:a", "pcm_f32le", "-f", "f32le", "-y", str(out)])
+
+
+def thumbnail_png(src: str | os.PathLike, out: str | os.PathLike, *, frame_index: int = 0,
+                  width: int = 320) -> None:
+    """Frame ``frame_index`` of ``src`` as a PNG ``width`` pixels wide (height kept in proportion,
+    even)."""
+    idx = int(frame_index)
+    run(["-i", str(src), "-map", "0:v:0", "-vf", f"select=eq(n\\,{idx}),scale={int(width)}:-2",
+         "-frames:v", "1", "-fps_mode", "passthrough", "-y", str(out)])
