@@ -150,8 +150,9 @@ def check_captions(caption: Any = None, dialogue: Any = None, *, duration: float
         shown = end - max(0.0, c.at)
         chars = len("".join(c.text.split()))
         if shown > 0 and chars / shown > cps_limit:
+            excerpt = c.text if len(c.text) <= 30 else c.text[:29].rstrip() + "…"
             problems.append(CaptionProblem(
-                c.source, f"{c.text[:30]!r}: {chars} characters in {shown:.2f} s is "
+                c.source, f"{excerpt!r}: {chars} characters in {shown:.2f} s is "
                 f"{chars / shown:.0f} per second (at most {cps_limit:g} can be read)"))
     return problems
 
