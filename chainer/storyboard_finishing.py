@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
 from .errors import Problem
 from .storyboard_yaml import format_path
@@ -62,8 +62,13 @@ class Music(_Strict):
                              "(else silence after it ends).")
 
 
-SubtitlesMode = Literal["off", "soft", "burn"]
-MusicMode = Literal["off", "duck", "full"]
+def _off(value: Any) -> Any:
+    """YAML 1.1 reads an unquoted ``off`` (and ``no``/``false``) as false: it means "off" here."""
+    return "off" if value is False else value
+
+
+SubtitlesMode = Annotated[Literal["off", "soft", "burn"], BeforeValidator(_off)]
+MusicMode = Annotated[Literal["off", "duck", "full"], BeforeValidator(_off)]
 
 
 def _shot_seconds(sb: "Storyboard", shot) -> float | None:

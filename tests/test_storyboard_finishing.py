@@ -76,3 +76,10 @@ def test_music_file_checked(tmp_path):
     got = problems(write(tmp_path, HEAD + "output: {music: {file: gone.mp3}}\nshots:\n"
                                           "  - prompt: a lake\n", "b.yaml"))
     assert len(got) == 1 and "output.music.file: gone.mp3 not found" in got[0], got
+
+
+def test_unquoted_off_means_off(tmp_path):
+    # YAML 1.1 reads `off` as false
+    sb = load_storyboard(write(tmp_path, HEAD + "output: {subtitles: off}\nshots:\n"
+                                                "  - {prompt: a lake, music: off}\n"))
+    assert sb.output.subtitles == "off" and sb.shots[0].music == "off"

@@ -761,3 +761,14 @@ def thumbnail_png(src: str | os.PathLike, out: str | os.PathLike, *, frame_index
     idx = int(frame_index)
     run(["-i", str(src), "-map", "0:v:0", "-vf", f"select=eq(n\\,{idx}),scale={int(width)}:-2",
          "-frames:v", "1", "-fps_mode", "passthrough", "-y", str(out)])
+
+
+def add_subtitle_track(src: str | os.PathLike, subtitles: str | os.PathLike,
+                       out: str | os.PathLike, *, language: str = "und") -> None:
+    """``src`` with every stream copied plus ``subtitles`` (SRT/VTT) as a mov_text track tagged
+    ``language`` (ISO 639-2); chapters and metadata kept. For films the MP4 writer did not write
+    (the ffmpeg mux path); the writer adds the track itself otherwise."""
+    run(["-i", str(src), "-i", str(subtitles), "-map", "0:v", "-map", "0:a?", "-map", "1:s:0",
+         "-c:v", "copy", "-c:a", "copy", "-c:s", "mov_text",
+         "-metadata:s:s:0", f"language={language}", "-map_chapters", "0", "-map_metadata", "0",
+         "-movflags", "+faststart", "-f", "mp4", "-y", str(out)])
