@@ -1,16 +1,9 @@
-"""Timelines for the finishing tests, built with the product's Timeline type (chainer.timeline).
-
-Until the timeline branch is merged, a stand-in with the same fields is used, so the frame
-arithmetic under test is the same either way."""
+"""Timelines for the finishing tests, built with the product's Timeline type (chainer.timeline)."""
 from __future__ import annotations
 
 from fractions import Fraction
-from types import SimpleNamespace
 
-try:
-    from chainer.timeline import Entry, Timeline
-except ImportError:  # pragma: no cover - before the timeline branch is merged
-    Entry = Timeline = None
+from chainer.timeline import Entry, Timeline
 
 
 def timeline(fps, rows, *, frames=None, width=320, height=240):
@@ -24,12 +17,12 @@ def timeline(fps, rows, *, frames=None, width=320, height=240):
         kw = dict(shot_id=sid, title=sid, clip=f"clips/{sid}.mp4", frames_in=frames_in, head=head,
                   tail=tail, kept=kept, start=start, transition_in=tr, overlap=overlap, audio=True,
                   width=width, height=height)
-        entries.append(Entry(**kw) if Entry else SimpleNamespace(**kw))
+        entries.append(Entry(**kw))
         start += kept
     total = frames if frames is not None else start
     kw = dict(fps=fps, frames=total, width=width, height=height, output="film.mp4", audio=True,
               entries=tuple(entries))
-    return Timeline(**kw) if Timeline else SimpleNamespace(**kw)
+    return Timeline(**kw)
 
 
 def timeline_from_stitch(res, fps, *, width, height):
@@ -44,8 +37,8 @@ def timeline_from_stitch(res, fps, *, width, height):
                   head=s.head_trim, tail=s.tail_trim, kept=s.frames_kept, start=start,
                   transition_in=s.transition_in or "cut", overlap=max(0, prev_end - start),
                   audio=bool(s.audio), width=width, height=height)
-        entries.append(Entry(**kw) if Entry else SimpleNamespace(**kw))
+        entries.append(Entry(**kw))
         prev_end = start + s.frames_kept
     kw = dict(fps=fps, frames=res.frames, width=width, height=height, output=str(res.output),
               audio=True, entries=tuple(entries))
-    return Timeline(**kw) if Timeline else SimpleNamespace(**kw)
+    return Timeline(**kw)
