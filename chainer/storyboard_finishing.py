@@ -138,3 +138,28 @@ def check_finishing(sb: "Storyboard", file: str, *, check_media: bool = True) ->
                 add(("output", "music", "file"), f"{music.file} has no audio stream ffmpeg can "
                                                  "decode: give an audio file (wav, mp3, m4a, flac...)")
     return out
+
+
+def prompt_with_dialogue(prompt: str, dialogue: Any) -> str:
+    """The prompt sent to a model that generates audio, with the shot's ``dialogue`` appended as
+    quoted speech: ``... The old man says: "We leave at dawn."``.
+
+    UNCONFIRMED: the Seedance prompt guides show spoken lines as the speaker followed by the line
+    in quotes (Chinese: ``老人说："..."``); no field of the API carries speech, so the prompt is
+    the only channel. Lines without a speaker are attributed to "A voice"."""
+    items = _plain(dialogue)
+    if items is None:
+        return prompt
+    said = []
+    for item in items if isinstance(items, list) else [items]:
+        text = item.get("text", "") if isinstance(item, dict) else str(item)
+        who = item.get("speaker") if isinstance(item, dict) else None
+        text = " ".join(str(text).split()).replace('"', "'")
+        if text:
+            said.append(f'{" ".join(str(who).split()) if who else "A voice"} says: "{text}"')
+    if not said:
+        return prompt
+    base = prompt.rstrip()
+    if base and base[-1] not in ".!?。！？":
+        base += "."
+    return (base + " " + " ".join(said)).strip()

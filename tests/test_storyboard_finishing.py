@@ -83,3 +83,19 @@ def test_unquoted_off_means_off(tmp_path):
     sb = load_storyboard(write(tmp_path, HEAD + "output: {subtitles: off}\nshots:\n"
                                                 "  - {prompt: a lake, music: off}\n"))
     assert sb.output.subtitles == "off" and sb.shots[0].music == "off"
+
+
+def test_dialogue_in_the_prompt(tmp_path):
+    from chainer.storyboard_finishing import prompt_with_dialogue
+
+    sb = load_storyboard(write(tmp_path, HEAD + """
+shots:
+  - prompt: An old man by the fire
+    dialogue: ["We leave at dawn.", {speaker: The girl, text: 'Why "dawn"?'}]
+  - prompt: A lake
+"""))
+    assert prompt_with_dialogue(sb.shots[0].prompt, sb.shots[0].dialogue) == (
+        'An old man by the fire. A voice says: "We leave at dawn." '
+        'The girl says: "Why \'dawn\'?"')
+    assert prompt_with_dialogue(sb.shots[1].prompt, sb.shots[1].dialogue) == "A lake"
+    assert prompt_with_dialogue("Rain!", "Run.") == 'Rain! A voice says: "Run."'
