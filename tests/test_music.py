@@ -98,3 +98,16 @@ def test_bad_mode_is_refused(world):
     _, _, _, tl = world
     with pytest.raises(ValueError, match="off, duck or full"):
         M.music_spans(tl, {"a": "loud"})
+
+
+def test_loudness_curve_follows_the_shots(world):
+    d, raw, dia, tl = world
+    # the voice alone: silent, speech, speech, silent (3 s each); momentary loudness follows it
+    m4a = d / "voice.m4a"
+    ff.encode_audio_track(raw, m4a, sample_rate=SR, channels=CH, loudness=None)
+    curve = ff.loudness_curve(m4a)
+    assert 115 <= len(curve) <= 125                     # every 100 ms over 12 s
+    assert all(b[0] > a[0] for a, b in zip(curve, curve[1:]))
+    at = {round(t, 1): m for t, m, _ in curve}
+    assert at[1.5] < -70 and at[10.5] < -70
+    assert -30 < at[4.5] < -5 and -30 < at[7.5] < -5

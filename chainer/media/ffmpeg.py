@@ -772,3 +772,19 @@ def add_subtitle_track(src: str | os.PathLike, subtitles: str | os.PathLike,
          "-c:v", "copy", "-c:a", "copy", "-c:s", "mov_text",
          "-metadata:s:s:0", f"language={language}", "-map_chapters", "0", "-map_metadata", "0",
          "-movflags", "+faststart", "-f", "mp4", "-y", str(out)])
+
+
+def loudness_curve(path: str | os.PathLike) -> list[tuple[float, float, float]]:
+    """The first audio stream's loudness over time (EBU R128, every 100 ms):
+    ``(t seconds, momentary LUFS, short-term LUFS)``; -120.7 means silence. For the report's
+    loudness-over-time chart beside the shots."""
+    import re
+
+    proc = run(["-nostats", "-i", str(path), "-map", "0:a:0", "-af", "ebur128", "-f", "null", "-"],
+               loglevel="info")
+    out = []
+    for m in re.finditer(r"t:\s*([\d.]+)\s+TARGET:.*?M:\s*(-?[\d.]+|-inf)\s+S:\s*(-?[\d.]+|-inf)",
+                         proc.stderr.decode("utf-8", "replace")):
+        t, mom, short = (float(x) for x in m.groups())
+        out.append((t, mom, short))
+    return out
