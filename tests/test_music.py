@@ -111,3 +111,22 @@ def test_loudness_curve_follows_the_shots(world):
     at = {round(t, 1): m for t, m, _ in curve}
     assert at[1.5] < -70 and at[10.5] < -70
     assert -30 < at[4.5] < -5 and -30 < at[7.5] < -5
+
+
+def test_bed_returns_with_the_cut_into_a_silent_shot(world):
+    d, raw, dia, tl = world
+    # speech in shot b, then c made silent here: after the cut the bed is back within ~0.2 s
+    quiet = dia.copy()
+    quiet[int(2 * SHOT * SR):] = 0
+    bed = M.MusicBed(file=str(d / "score.wav"), gain_db=-12, fade_in=0, fade_out=0, duck_db=12)
+    out = d / "cut.f32"
+    M.mix_music(quiet, out, bed=bed, spans=M.music_spans(tl), sample_rate=SR, channels=CH,
+                loudness=None)
+    y = np.fromfile(out, dtype="<f4").reshape(-1, CH)
+    full = _tone_level(y, 0.7, 2.7, F_MUSIC)
+    assert _tone_level(y, 4.0, 5.5, F_MUSIC) <= full - 12 + 0.05
+    assert abs(_tone_level(y, 6.2, 8.5, F_MUSIC) - full) < 0.1        # c: the bed at its gain
+    # within a shot, a pause in the speech keeps the bed down (hold), no pumping between words
+    env = M.duck_gains(np.array([-20.0] * 30 + [-120.0] * 15 + [-20.0] * 30), np.ones(75, np.int8),
+                       bed, shots=np.zeros(75, np.int32))
+    assert env[29] == pytest.approx(10 ** (-12 / 20)) and env[44] == pytest.approx(10 ** (-12 / 20))

@@ -93,24 +93,32 @@ def _read_pcm(src: str | os.PathLike | np.ndarray, channels: int, sample_rate: i
     return np.memmap(p, dtype="<f4", mode="r").reshape(-1, channels)
 
 
-def _mode_per_hop(spans: Sequence[Span], n_hops: int, hop: int, sr: int) -> np.ndarray:
-    """0 off, 1 duck, 2 full, per hop (by the hop's centre); "duck" outside every span."""
+def _mode_per_hop(spans: Sequence[Span], n_hops: int, hop: int,
+                  sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per hop (by its centre): the mode (0 off, 1 duck, 2 full; "duck" outside every span) and
+    the index of the span it is in (-1 outside)."""
     codes = np.ones(n_hops, np.int8)
+    shot = np.full(n_hops, -1, np.int32)
     centres = (np.arange(n_hops) * hop + hop / 2) / sr
-    for s in spans:
+    for k, s in enumerate(spans):
         sel = (centres >= s.start) & (centres < s.end)
         codes[sel] = MODES.index(s.mode)
-    return codes
+        shot[sel] = k
+    return codes, shot
 
 
 def duck_gains(key_db: np.ndarray, modes: np.ndarray, bed: MusicBed, hop_s: float = HOP,
-               state: dict | None = None) -> np.ndarray:
+               state: dict | None = None, shots: np.ndarray | None = None) -> np.ndarray:
     """Per-hop linear gain of the bed. ``key_db``: the shot audio's level per hop (dBFS);
-    ``modes``: 0 off / 1 duck / 2 full. ``state`` carries the detector between blocks."""
+    ``modes``: 0 off / 1 duck / 2 full; ``shots``: which shot each hop is in (at a cut the bed
+    follows the picture: a new shot without sound gets the bed back at once, not after the slow
+    release). ``state`` carries the detector between blocks."""
     st = state if state is not None else {}
     red = st.get("red", 0.0)          # current reduction, dB (0 = none)
     mute = st.get("mute", 0.0)        # 0..1, 1 = silenced ("off")
     held = st.get("held", 0)          # hops left in the hold
+    shot = st.get("shot")             # the shot of the previous hop
+    cut = st.get("cut", False)        # since the last cut, no sound yet: release fast
     a_att = 1.0 - math.exp(-hop_s / bed.attack)
     a_rel = 1.0 - math.exp(-hop_s / bed.release)
     a_mute = 1.0 - math.exp(-hop_s / 0.050)
@@ -119,26 +127,29 @@ def duck_gains(key_db: np.ndarray, modes: np.ndarray, bed: MusicBed, hop_s: floa
     out = np.empty(len(key_db), np.float64)
     for k in range(len(key_db)):
         m = modes[k]
+        if shots is not None and shots[k] != shot:
+            shot, cut, held = shots[k], True, 0
         want = 0.0
         if m == 1:
             over = min(1.0, max(0.0, (key_db[k] - bed.threshold_db) / 10.0))
             want = depth * over
-        if m == 1 and want >= red:
-            held = hold_hops
+        if m == 1 and want > 0 and want >= red:
+            held, cut = hold_hops, False
             red += (want - red) * a_att
         elif held > 0 and m == 1:
             held -= 1
         else:
             held = 0
-            # into a "full"/"off" shot the bed follows the cut (50 ms), not the slow release
-            red += (want - red) * (a_rel if m == 1 else a_mute)
+            # into a "full"/"off" shot, or a new shot still silent, the bed follows the cut
+            # (50 ms); within a shot it comes back with the slow release
+            red += (want - red) * (a_mute if m != 1 or cut else a_rel)
         if abs(want - red) < 0.01:     # arrive (a one-pole alone only approaches its target)
             red = want
         mute += ((1.0 if m == 0 else 0.0) - mute) * a_mute
         if mute < 1e-4 or mute > 1 - 1e-4:
             mute = float(round(mute))
         out[k] = 10 ** (-red / 20.0) * (1.0 - mute)
-    st.update(red=red, mute=mute, held=held)
+    st.update(red=red, mute=mute, held=held, shot=shot, cut=cut)
     return out
 
 
@@ -170,7 +181,7 @@ def mix_music(dialogue: str | os.PathLike | np.ndarray, out_raw: str | os.PathLi
              else np.zeros((0, ch), np.float32))
         hop = max(1, int(round(HOP * sr)))
         n_hops = -(-n // hop)
-        modes = _mode_per_hop(spans, n_hops, hop, sr)
+        modes, shots = _mode_per_hop(spans, n_hops, hop, sr)
         state: dict = {}
         prev_gain = None
         with open(mixed, "wb") as fh:
@@ -183,7 +194,7 @@ def mix_music(dialogue: str | os.PathLike | np.ndarray, out_raw: str | os.PathLi
                 rms = np.sqrt(np.mean(dp.reshape(h1 - h0, hop, ch).astype(np.float64) ** 2,
                                       axis=(1, 2)))
                 key_db = 20 * np.log10(np.maximum(rms, 1e-10))
-                g = duck_gains(key_db, modes[h0:h1], bed, HOP, state)
+                g = duck_gains(key_db, modes[h0:h1], bed, HOP, state, shots[h0:h1])
                 stats["duck_hops"] += int(np.sum(g < 10 ** (-abs(bed.duck_db) / 40.0)))
                 # per-sample gain: linear between hop centres (continuous across blocks)
                 centres = np.arange(h0, h1) * hop + hop / 2
