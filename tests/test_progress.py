@@ -158,3 +158,15 @@ def test_plain_step_lines_at_quarters():
 def test_fmt_duration():
     assert [fmt_duration(x) for x in (0, 59.4, 61, 3599, 3700, None)] == \
         ["0s", "59s", "1m01s", "59m59s", "1h01m", "?"]
+
+
+def test_provider_terminal_states_count_as_failed():
+    clock = Clock()
+    d = Display(clock)
+    d.begin(_rows(4, seqs=4))
+    d.shot("shot-01", "expired", "TaskExpired")
+    d.shot("shot-02", "cancelled")
+    d.shot("shot-03", "succeeded")
+    d.shot("shot-04", "submitted")
+    head = d.summary(clock(), 200)
+    assert head.startswith("0/4 done · 1 running · 1 queued · 2 failed"), head

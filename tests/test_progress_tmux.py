@@ -19,8 +19,9 @@ from render_util import write_storyboard
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
 
-ACTIVE = ("submitting", "submitted", "queued", "running", "downloading", "checking", "adopted",
-          "retrying")
+# states a shot's row shows while its task is with the provider or its files are coming down
+ACTIVE = ("submitting", "submitted", "queued", "running", "succeeded", "downloading", "checking",
+          "adopted", "retrying")
 SUMMARY = re.compile(r"^(\d+)/30 done · (\d+) run(?:ning)? · (\d+) q(?:ueued)? ")
 
 

@@ -29,10 +29,13 @@ import time
 from typing import Any, Callable, TextIO
 
 # states of a shot whose task is with the provider or whose files are coming down
-ACTIVE = ("submitting", "submitted", "queued", "running", "downloading", "checking", "adopted",
-          "retrying")
-FINISHED = ("done", "reused", "failed", "stopped")
+ACTIVE = ("submitting", "submitted", "queued", "running", "succeeded", "downloading", "checking",
+          "adopted", "retrying")
+RUNNING = ("running", "succeeded", "downloading")      # the rest of ACTIVE counts as queued
+FAILED = ("failed", "stopped", "expired", "cancelled")
+FINISHED = ("done", "reused", *FAILED)
 STYLE = {"done": "green", "reused": "green", "failed": "red", "stopped": "yellow",
+         "expired": "red", "cancelled": "yellow",
          "running": "cyan", "queued": "blue", "submitted": "blue", "downloading": "magenta",
          "retrying": "yellow", "checking": "yellow"}
 
@@ -158,10 +161,9 @@ class Display:
         6m30s``, in shorter words when ``width`` is too narrow for that."""
         rows = list(self.rows.values())
         done = sum(1 for r in rows if r["state"] in ("done", "reused"))
-        failed = sum(1 for r in rows if r["state"] in ("failed", "stopped"))
-        running = sum(1 for r in rows if r["state"] in ("running", "downloading"))
-        queued = sum(1 for r in rows if r["state"] in ("submitting", "submitted", "queued",
-                                                        "checking", "adopted", "retrying"))
+        failed = sum(1 for r in rows if r["state"] in FAILED)
+        running = sum(1 for r in rows if r["state"] in RUNNING)
+        queued = sum(1 for r in rows if r["state"] in ACTIVE and r["state"] not in RUNNING)
         spent = sum(r["cost"] or 0.0 for r in rows)
         est = [r["est_cost"] for r in rows if r["est_cost"] is not None]
         cur = f" {self.currency}" if self.currency else ""
