@@ -53,3 +53,13 @@ def test_stitch_writes_captions_and_mixes_music(tmp_path):
     assert under_b <= silent_a - 10 + 0.1                 # ducked under b's own audio
     assert off_c < silent_a - 40                          # music: off under c
     assert abs(ff.loudness_stats(res.output)["integrated"] + 16) <= 1.0
+
+
+def test_stitch_reports_progress(tmp_path):
+    if "progress" not in inspect.signature(stitch).parameters:
+        pytest.skip("needs the stitcher's progress hook (coordinator)")
+    clips = make_chain(tmp_path / "clips", [ClipSpec(25)] * 4, World(width=160, height=96))
+    seen = []
+    stitch([Segment(c, f"s{k}", k > 0) for k, c in enumerate(clips)], tmp_path / "f.mp4",
+           loudness=None, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(0, 4), (1, 4), (2, 4), (4, 4)]
