@@ -3,6 +3,9 @@
 The binary is imageio-ffmpeg's bundled ffmpeg (no system ffmpeg, and no ffprobe: probing is in
 :mod:`chainer.media.probe`, built on the helpers here). Every other module asks this one for a
 decode, an encode or a run; none assembles ffmpeg arguments of its own.
+
+Longer than ~500 lines on purpose: the house rule puts every ffmpeg command line in this one
+module (decode, encode, stitch mux, grading, subtitles burn-in, the music bed, loudness).
 """
 from __future__ import annotations
 

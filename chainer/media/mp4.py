@@ -5,6 +5,10 @@ Reading covers progressive (non-fragmented) files: per track the handler, timesc
 (``avc1``/``avcC``, ``mp4a``/``esds``), every sample's decode and composition time, size, file
 offset and sync flag, and the edit list. Anything unusual raises :class:`Mp4Error` so callers can
 fall back to ffmpeg.
+
+Writing adds chapters (Nero ``chpl`` + a QuickTime text track) and an optional mov_text
+subtitle track. Longer than ~500 lines on purpose: the reader and the writer share one box
+layout, and splitting them would put the MP4 format in two places.
 """
 from __future__ import annotations
 
