@@ -130,3 +130,32 @@ def test_bed_returns_with_the_cut_into_a_silent_shot(world):
     env = M.duck_gains(np.array([-20.0] * 30 + [-120.0] * 15 + [-20.0] * 30), np.ones(75, np.int8),
                        bed, shots=np.zeros(75, np.int32))
     assert env[29] == pytest.approx(10 ** (-12 / 20)) and env[44] == pytest.approx(10 ** (-12 / 20))
+
+
+def test_loudness_chart_beside_the_shots(world):
+    import io
+
+    from PIL import Image
+
+    from chainer.review.loudness import FLOOR, MOMENTARY, SHORT, TARGET, loudness_chart
+
+    d, raw, dia, tl = world
+    m4a = d / "voice-chart.m4a"
+    ff.encode_audio_track(raw, m4a, sample_rate=SR, channels=CH, loudness=None)
+    png = loudness_chart(ff.loudness_curve(m4a), tl, target=-16.0, width=480, height=200)
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    assert img.shape == (200, 480, 3)
+    left, pw = 44, 480 - 44 - 10
+
+    def col(t):
+        return left + int(round(t / 12.0 * (pw - 1)))
+
+    def has(colour, x):
+        return bool(np.all(img[:, x] == colour, axis=1).any())
+    # speech in shots b and c (3..9 s): loudness drawn; silence in a and d: nothing above the floor
+    assert has(SHORT, col(4.5)) and has(MOMENTARY, col(7.5))
+    assert not has(MOMENTARY, col(1.5)) and not has(MOMENTARY, col(10.5))
+    # the dashed target line, across the plot at -16 LUFS
+    top, ph = 22, 200 - 22 - 20
+    row = top + round((0 - -16.0) / (0 - FLOOR) * (ph - 1))
+    assert np.all(img[row] == TARGET, axis=1).sum() > pw / 3
