@@ -61,9 +61,11 @@ def loudness_chart(curve: Sequence[tuple[float, float, float]], timeline, *,
         d.text((left - tw - 6, y(lufs) - th // 2 - 1), label, fill=MUTED, font=f)
     d.text((4, height - 16), "LUFS", fill=MUTED, font=f)
     # momentary band, short-term line
-    for t, mom, _ in curve:
+    prev_x = left
+    for t, mom, _ in curve:          # each value covers the 100 ms up to its time
         if mom > FLOOR:
-            d.line([x(t), y(mom), x(t), y(FLOOR)], fill=MOMENTARY)
+            d.rectangle([min(prev_x + 1, x(t)), y(mom), x(t), y(FLOOR)], fill=MOMENTARY)
+        prev_x = x(t)
     pts = [(x(t), y(s)) for t, _, s in curve]
     if len(pts) > 1:
         d.line(pts, fill=SHORT, width=2)
