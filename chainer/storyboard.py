@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 from . import models as M
 from . import transitions as T
 from .errors import Problem, ValidationError
+from .storyboard_finishing import Caption, Dialogue, Music, MusicMode, SubtitlesMode
 from .storyboard_yaml import Positions, load_yaml
 
 # \A..\Z, not ^..$: "$" also matches before a trailing newline ("shot-1\n" is not an id)
@@ -113,6 +114,12 @@ class Shot(ShotFields):
     transition: Optional[StrictStr] = Field(None, description="How this shot is entered at a cut: "
                                             f"{_TRANSITION_TEXT}.",
                                             json_schema_extra=T.schema_extra())
+    caption: Optional[Caption] = Field(None, description="Text on screen: a string for the whole "
+                                       "shot, or a list of {text, at, until} in shot seconds.")
+    dialogue: Optional[Dialogue] = Field(None, description="Lines spoken in the shot (strings or "
+                                         "{speaker, text, at, until}); captioned too.")
+    music: Optional[MusicMode] = Field(None, description="The music bed under this shot: off, "
+                                       "duck (default: quieter under the shot's audio) or full.")
 
 
 class Output(_Strict):
@@ -123,6 +130,13 @@ class Output(_Strict):
     loudness: Optional[float] = Field(-16.0, description="Integrated loudness target in LUFS "
                                       "(-70..-5), or off (no normalisation).")
     chapters: StrictBool = Field(True, description="Write chapter marks (one per shot name).")
+    music: Optional[Music] = Field(None, description="A music bed under the whole film: {file, "
+                                   "gain_db, fade_in, fade_out, duck_db, loop}.")
+    subtitles: SubtitlesMode = Field("soft", description="Captions and dialogue: soft (NAME.srt, "
+                                     "NAME.vtt and a subtitle track in the MP4), burn (drawn into "
+                                     "the picture, for social platforms; the files too) or off.")
+    language: Optional[StrictStr] = Field(None, description="Language of the captions (ISO 639: "
+                                          "en, fr, zh, pt-BR...), tagged on the subtitle track.")
 
     @field_validator("file", mode="after")
     @classmethod
@@ -328,7 +342,10 @@ def load_storyboard(path: str | Path, *, check_media: bool = True,
     # that held them (e.g. "references is empty" after a misspelt `image:` inside it)
     parents = {re.split(r"\.(?=[^.\[]*$)", s)[0] for s in schema_paths if "." in s}
     parents = {q for q in parents if not q.endswith("]")}
-    for p in check_storyboard(sb, file, check_media=check_media, host=host):
+    from .storyboard_finishing import check_finishing
+
+    for p in [*check_storyboard(sb, file, check_media=check_media, host=host),
+              *check_finishing(sb, file, check_media=check_media)]:
         if p.path in parents or any(p.path == s or p.path.startswith((s + ".", s + "["))
                                     for s in schema_paths):
             continue

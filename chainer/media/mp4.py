@@ -5,6 +5,10 @@ Reading covers progressive (non-fragmented) files: per track the handler, timesc
 (``avc1``/``avcC``, ``mp4a``/``esds``), every sample's decode and composition time, size, file
 offset and sync flag, and the edit list. Anything unusual raises :class:`Mp4Error` so callers can
 fall back to ffmpeg.
+
+Writing adds chapters (Nero ``chpl`` + a QuickTime text track) and an optional mov_text
+subtitle track. Longer than ~500 lines on purpose: the reader and the writer share one box
+layout, and splitting them would put the MP4 format in two places.
 """
 from __future__ import annotations
 
@@ -505,12 +509,16 @@ def write_stitched(out: str | os.PathLike, pieces: Sequence[VideoPiece], *, fps_
                    fps_den: int, timescale: int, audio: tuple[str, Track] | None = None,
                    audio_movie_ts: int = 1000,
                    chapters: Sequence[tuple[float, float, str]] = (),
-                   chunk_seconds: float = 1.0) -> dict:
+                   chunk_seconds: float = 1.0, subtitles: Sequence = (),
+                   subtitle_language: str | None = None) -> dict:
     """Write one MP4: the pieces' video samples back to back at a constant ``fps`` (timestamps
     regenerated: frame k of the output is shown at k / fps), the audio track's samples as they are
     (its edit list kept, e.g. AAC priming), and chapters (Nero ``chpl`` plus a QuickTime text
     chapter track, as ffmpeg writes them). moov goes first; samples are interleaved in chunks of
-    about ``chunk_seconds``. Returns stats."""
+    about ``chunk_seconds``. ``subtitles``: cues in output frames (``subtitles.Cue`` or
+    ``(start_frame, end_frame, text)``), written as a mov_text (``tx3g``) subtitle track tagged
+    ``subtitle_language`` (ISO 639-1 or -2, "und" when None); chapters are unaffected. Returns
+    stats."""
     if not pieces:
         raise Mp4Error("no video")
     if (timescale * fps_den) % fps_num:
@@ -577,6 +585,9 @@ def write_stitched(out: str | os.PathLike, pieces: Sequence[VideoPiece], *, fps_
             c.deltas.append(max(1, nxt - c.dts[k]))
         c_end = c.dts[-1] + c.deltas[-1]
 
+    # subtitle track (mov_text), in the video's timescale so every cue lands on a frame
+    sub = _subtitle_samples(subtitles, dur, total_frames) if subtitles else None
+
     # chunk layout: interleave by time
     def chunk_track(o: _Out, ts: int) -> None:
         step = max(1, int(chunk_seconds * ts))
@@ -596,9 +607,12 @@ def write_stitched(out: str | os.PathLike, pieces: Sequence[VideoPiece], *, fps_
     if c is not None:
         c.chunks = [(0, len(c.dts))]
         order.append((float("inf"), 2, 0))
+    if sub is not None:
+        sub.chunks = [(0, len(sub.dts))]
+        order.append((float("inf"), 3, 0))
     order.sort()
-    tracks = [v, a, c]
-    total_data = sum(v.sizes) + (sum(a.sizes) if a else 0) + (sum(c.sizes) if c else 0)
+    tracks = [v, a, c, sub]
+    total_data = sum(sum(o.sizes) for o in tracks if o is not None)
     mov_ts = timescale
     mov_dur = v_media_dur
 
@@ -626,6 +640,12 @@ def write_stitched(out: str | os.PathLike, pieces: Sequence[VideoPiece], *, fps_
             c_mov = c_end * mov_ts // chap_ts
             traks.append(_trak(ids[2], "text", chap_ts, c_end, c_mov, 0, _TEXT_STSD, c,
                                [(c_mov, 0, 1.0)], (0, 0), co64, [], [], enabled=False))
+        if sub is not None:
+            ids[3] = max(ids.values()) + 1
+            s_mov = sum(sub.deltas)
+            traks.append(_trak(ids[3], "sbtl", timescale, s_mov, s_mov,
+                               _language_code(subtitle_language), _TX3G_STSD, sub,
+                               [(s_mov, 0, 1.0)], vdisp, co64, [], []))
         mvhd = _fullbox(b"mvhd", 0, 0, struct.pack(">IIII", 0, 0, mov_ts, mov_dur),
                         struct.pack(">IH", 0x10000, 0x100), b"\0" * 10, _MATRIX, b"\0" * 24,
                         struct.pack(">I", max(ids.values()) + 1))
@@ -745,12 +765,15 @@ def _trak(track_id: int, handler: str, ts: int, media_dur: int, mov_dur: int, la
         mdhd = _fullbox(b"mdhd", 1, 0, struct.pack(">QQIQHH", 0, 0, ts, media_dur, lang, 0))
     else:
         mdhd = _fullbox(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, ts, media_dur, lang, 0))
-    name = {"vide": b"VideoHandler", "soun": b"SoundHandler", "text": b"SubtitleHandler"}[handler]
+    name = {"vide": b"VideoHandler", "soun": b"SoundHandler", "text": b"SubtitleHandler",
+            "sbtl": b"SubtitleHandler"}[handler]
     hdlr = _fullbox(b"hdlr", 0, 0, struct.pack(">I4s", 0, handler.encode()), b"\0" * 12, name + b"\0")
     if handler == "vide":
         mh = _fullbox(b"vmhd", 0, 1, b"\0" * 8)
     elif handler == "soun":
         mh = _fullbox(b"smhd", 0, 0, b"\0" * 4)
+    elif handler == "sbtl":
+        mh = _fullbox(b"nmhd", 0, 0)
     else:
         mh = _TEXT_GMHD
     dinf = _box(b"dinf", _fullbox(b"dref", 0, 0, struct.pack(">I", 1), _fullbox(b"url ", 0, 1)))
@@ -791,3 +814,69 @@ def _trak(track_id: int, handler: str, ts: int, media_dur: int, mov_dur: int, la
     boxes += extra
     stbl = _box(b"stbl", *boxes)
     return _box(b"trak", tkhd, edts, *tref, _box(b"mdia", mdhd, hdlr, _box(b"minf", mh, dinf, stbl)))
+
+
+# ---- mov_text subtitles -------------------------------------------------------------------------
+
+# tx3g sample entry as ffmpeg's mov_text encoder writes it: bottom-centred, white 18 px text on a
+# transparent background, one font ("Serif")
+_TX3G_STSD = _fullbox(b"stsd", 0, 0, struct.pack(">I", 1), _box(
+    b"tx3g", b"\0" * 6, struct.pack(">H", 1),
+    struct.pack(">IbbI", 0, 1, -1, 0),                    # display flags, h/v justification, bg
+    struct.pack(">hhhh", 0, 0, 0, 0),                     # default text box
+    struct.pack(">HHHBBI", 0, 0, 1, 0, 18, 0xFFFFFFFF),   # default style
+    _box(b"ftab", struct.pack(">HHB", 1, 1, 5), b"Serif")))
+
+# ISO 639-1 -> 639-2/T for the languages people most often caption in; three-letter codes pass
+_ISO639_1 = {"en": "eng", "fr": "fra", "de": "deu", "es": "spa", "it": "ita", "pt": "por",
+             "nl": "nld", "sv": "swe", "no": "nor", "da": "dan", "fi": "fin", "pl": "pol",
+             "cs": "ces", "ru": "rus", "uk": "ukr", "tr": "tur", "el": "ell", "he": "heb",
+             "ar": "ara", "fa": "fas", "hi": "hin", "bn": "ben", "th": "tha", "vi": "vie",
+             "id": "ind", "ms": "msa", "zh": "zho", "ja": "jpn", "ko": "kor", "hu": "hun",
+             "ro": "ron", "bg": "bul", "hr": "hrv", "sr": "srp", "sk": "slk", "sl": "slv",
+             "ca": "cat", "eu": "eus", "gl": "glg", "ta": "tam", "te": "tel", "ur": "urd",
+             "sw": "swa", "tl": "tgl"}
+
+
+def language_code(lang: str | None) -> str:
+    """The ISO 639-2/T code an MP4 stores for ``lang`` ("en", "eng", "en-US" -> "eng");
+    "und" for None or anything unknown."""
+    code = (lang or "und").strip().lower().replace("_", "-").split("-")[0]
+    code = _ISO639_1.get(code, code)
+    return code if len(code) == 3 and all("a" <= ch <= "z" for ch in code) else "und"
+
+
+def _language_code(lang: str | None) -> int:
+    """mdhd's packed form of :func:`language_code` (three 5-bit letters)."""
+    code = language_code(lang)
+    return ((ord(code[0]) - 0x60) << 10) | ((ord(code[1]) - 0x60) << 5) | (ord(code[2]) - 0x60)
+
+
+def _subtitle_samples(cues: Sequence, frame_dur: int, total_frames: int) -> _Out | None:
+    """One tx3g sample per span of constant text (empty samples in the gaps, from 0), cut at the
+    film's end."""
+    from .subtitles import Cue, timed_segments
+
+    norm = []
+    for c in cues:
+        a, b, text = (c.start_frame, c.end_frame, c.text) if isinstance(c, Cue) else c
+        a, b = max(0, int(a)), min(int(b), total_frames)
+        if b > a:
+            norm.append(Cue(a, b, str(text)))
+    spans = timed_segments(norm)
+    if not spans:
+        return None
+    if spans[0][0] > 0:
+        spans.insert(0, (0, spans[0][0], ""))
+    o = _Out(inline=[], deltas=[])
+    for k, (a, b, text) in enumerate(spans):
+        # at most 64 KiB, never cutting a UTF-8 sequence in half
+        raw = text.encode("utf-8")[:0xFFFF].decode("utf-8", "ignore").encode("utf-8")
+        o.inline.append(struct.pack(">H", len(raw)) + raw)
+        o.dts.append(a * frame_dur)
+        o.cts.append(0)
+        o.sizes.append(len(o.inline[-1]))
+        o.sync.append(True)
+        o.src.append((None, k))
+        o.deltas.append((b - a) * frame_dur)
+    return o
