@@ -3,22 +3,17 @@ NAME.srt and NAME.vtt beside the film, a subtitle track in its language whose cu
 timeline's chapters, the music under the film, loudness on target."""
 from __future__ import annotations
 
-import inspect
 from fractions import Fraction
 
 import av
 import numpy as np
-import pytest
 
 from chainer.emulator import Emulator, EmulatorConfig
 from chainer.media import ffmpeg as ff
-from chainer.media.stitch import stitch
 from chainer.run.orchestrator import PollPolicy, render
 from chainer.timeline import Timeline
 from render_util import write_storyboard
 
-pytestmark = pytest.mark.skipif("captions" not in inspect.signature(stitch).parameters,
-                                reason="needs the stitcher integration of issue 15 (coordinator)")
 
 
 def test_render_with_captions_and_music(tmp_path):

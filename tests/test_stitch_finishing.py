@@ -3,20 +3,16 @@ own timeline), and a music bed is mixed into its one audio pass (ducked under cl
 at its gain under silent ones), on the direct MP4 path."""
 from __future__ import annotations
 
-import inspect
 from fractions import Fraction
 
 import av
 import numpy as np
-import pytest
 
 from chainer.media import ffmpeg as ff
 from chainer.media.music import MusicBed
 from chainer.media.stitch import Segment, stitch
 from stitch_util import ClipSpec, World, make_chain
 
-pytestmark = pytest.mark.skipif("captions" not in inspect.signature(stitch).parameters,
-                                reason="needs the stitcher integration of issue 15 (coordinator)")
 SR, FPS = 48000, 24
 
 
@@ -56,8 +52,6 @@ def test_stitch_writes_captions_and_mixes_music(tmp_path):
 
 
 def test_stitch_reports_progress(tmp_path):
-    if "progress" not in inspect.signature(stitch).parameters:
-        pytest.skip("needs the stitcher's progress hook (coordinator)")
     clips = make_chain(tmp_path / "clips", [ClipSpec(25)] * 4, World(width=160, height=96))
     seen = []
     stitch([Segment(c, f"s{k}", k > 0) for k, c in enumerate(clips)], tmp_path / "f.mp4",

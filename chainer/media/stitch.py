@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -36,6 +36,8 @@ from ..timeline import Entry, Timeline
 from . import ffmpeg as ff
 from .audio import SEAM_FADE, AudioPiece, Join, assemble
 from .chapters import write_ffmetadata
+from .music import MusicBed, mix_music, music_spans
+from .subtitles import film_cues, to_srt
 from . import mp4
 from .h264 import headers_from_nals, mp4_avcc_nals, parse_headers, parse_sps, x264_options
 from .probe import ProbeError, parse_framecrc, parse_stream_kinds, probe
@@ -262,7 +264,10 @@ def _calibrate(tgt: Target, ref: Source | None, work: Path) -> tuple[Encoder, tu
 def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "auto",
            transition: str | None = None, loudness: float | None = -16.0, chapters: bool = True,
            target=None, workdir: str | os.PathLike | None = None,
-           workers: int | None = None) -> StitchResult:
+           workers: int | None = None, captions: Mapping[str, tuple] | None = None,
+           subtitle_language: str | None = None, music: MusicBed | None = None,
+           music_modes: Mapping[str, str] | None = None,
+           progress: Callable[[int, int], None] | None = None) -> StitchResult:
     """Assemble ``segments`` into ``out`` (MP4, H.264 + AAC). See the module docstring."""
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
@@ -295,6 +300,8 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
             sources = list(pool.map(_analyse, [str(s.path) for s in segments]))
             tgt = parse_target(target, sources[0])
             audio_fmt = _audio_format(sources)
+            if music is not None and audio_fmt is None:
+                audio_fmt = (48000, 2)            # a music bed under silent clips
             ref = sources[0] if (sources[0].width, sources[0].height, sources[0].fps) == \
                 (tgt.width, tgt.height, tgt.fps) and sources[0].codec == "h264" else None
             if tgt.timescale is None:
@@ -358,7 +365,8 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                     jobs[i] = pool.submit(_clip_frames, p, work, encoder, tgt, need_head, need_tail,
                                           need_tail and smart_ok and not p.full, audio_fmt)
             timeline = _Timeline(plans, tgt)
-            audio_job = _AudioJob(plans, timeline, tgt, work, audio_fmt, jobs, loudness)
+            audio_job = _AudioJob(plans, timeline, tgt, work, audio_fmt, jobs, loudness,
+                                  raw=music is not None)
             try:
                 for i, p in enumerate(plans):
                     if p.chained and seam != "keep":
@@ -386,6 +394,8 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                             p.conform.append("head trim (first frame differs from the previous last)")
                     if i:
                         timeline.final(i - 1)        # both seams of segment i-1 are decided
+                        if progress is not None:
+                            progress(i - 1, n_seg)    # segments decided (the mux is the last)
                 timeline.final(n_seg - 1)
                 for fut in jobs.values():
                     fut.result()
@@ -427,6 +437,17 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                                                1 if len(pieces) > 1 else 2, direct))
                 t_audio = time.perf_counter()
                 audio_m4a, audio_stats = audio_job.result()
+                edit = _edit(plans, tgt, total_frames, out, audio_fmt is not None)
+                if music is not None and audio_m4a is not None:
+                    # the bed is mixed under the assembled shot audio, normalised, encoded once
+                    mixed = work / "mixed.f32"
+                    audio_stats["music"] = mix_music(
+                        audio_m4a, mixed, bed=music, spans=music_spans(edit, music_modes),
+                        sample_rate=audio_fmt[0], channels=audio_fmt[1], loudness=loudness,
+                        workdir=work)
+                    audio_m4a = work / "audio.m4a"
+                    ff.encode_audio_track(mixed, audio_m4a, sample_rate=audio_fmt[0],
+                                          channels=audio_fmt[1], loudness=None)
                 timings["audio_wait"] = time.perf_counter() - t_audio
                 made = [f.result() for f in futures]
             except BaseException:
@@ -447,7 +468,7 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
 
             # 5. mux ----------------------------------------------------------------------------
             t = time.perf_counter()
-            edit = _edit(plans, tgt, total_frames, out, audio_fmt is not None)
+            cues = film_cues(edit, captions) if captions else []
             marks = [(float(a), float(b), title) for a, b, title in edit.chapters()] \
                 if chapters else []
             tmp_out = out.with_name(f".{out.stem}.part-{os.getpid()}{out.suffix}")
@@ -455,7 +476,8 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                 written = False
                 if direct:
                     try:
-                        _write_direct(tmp_out, made, tgt, audio_m4a, marks)
+                        _write_direct(tmp_out, made, tgt, audio_m4a, marks, cues,
+                                      subtitle_language)
                         written = True
                     except mp4.Mp4Error as exc:
                         notes.append(f"direct MP4 write not possible ({exc}): muxed by ffmpeg")
@@ -463,12 +485,15 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                                 _make_piece(pc, k, work, encoder, tgt, 1, False)
                                 for k, (m, pc) in enumerate(zip(made, pieces))]
                 if not written:
-                    _mux_ffmpeg(tmp_out, made, tgt, work, audio_m4a, marks)
+                    _mux_ffmpeg(tmp_out, made, tgt, work, audio_m4a, marks, cues,
+                                subtitle_language)
                 os.replace(tmp_out, out)
             finally:
                 if tmp_out.exists():
                     tmp_out.unlink()
             timings["mux"] = time.perf_counter() - t
+            if progress is not None:
+                progress(n_seg, n_seg)
     finally:
         tmp_ctx.cleanup()
     timings["total"] = time.perf_counter() - t_start
@@ -672,7 +697,8 @@ def _make_piece(pc: _Piece, k: int, work: Path, encoder: Encoder, tgt: Target,
 
 
 def _write_direct(out: Path, made: list[tuple], tgt: Target, audio_m4a: Path | None,
-                  marks: list[tuple[float, float, str]]) -> None:
+                  marks: list[tuple[float, float, str]], cues=(),
+                  subtitle_language: str | None = None) -> None:
     vp = []
     for path, frames, _key, packets in made:
         tr = mp4.read(path).first("vide")
@@ -691,11 +717,12 @@ def _write_direct(out: Path, made: list[tuple], tgt: Target, audio_m4a: Path | N
             raise mp4.Mp4Error("encoded audio has no track")
         audio, audio_ts = (str(audio_m4a), at), am.timescale
     mp4.write_stitched(out, vp, fps_num=tgt.fps.numerator, fps_den=tgt.fps.denominator,
-                       timescale=tgt.timescale, audio=audio, audio_movie_ts=audio_ts, chapters=marks)
+                       timescale=tgt.timescale, audio=audio, audio_movie_ts=audio_ts, chapters=marks,
+                       subtitles=cues, subtitle_language=subtitle_language)
 
 
 def _mux_ffmpeg(out: Path, made: list[tuple], tgt: Target, work: Path, audio_m4a: Path | None,
-                marks) -> None:
+                marks, cues=(), subtitle_language: str | None = None) -> None:
     entries = []
     cum = Fraction(0)
     for path, frames, _key, _packets in made:
@@ -708,6 +735,12 @@ def _mux_ffmpeg(out: Path, made: list[tuple], tgt: Target, work: Path, audio_m4a
     meta = write_ffmetadata(work / "chapters.ffmeta", marks) if marks else None
     ff.mux_stitched(out, concat_list=concat_list, audio_encoded=audio_m4a, metadata=meta,
                     timescale=tgt.timescale)
+    if cues:
+        srt = work / "captions.srt"
+        srt.write_text(to_srt(cues, tgt.fps), encoding="utf-8")
+        subbed = work / f"subbed{out.suffix}"
+        ff.add_subtitle_track(out, srt, subbed, language=mp4.language_code(subtitle_language))
+        os.replace(subbed, out)
 
 
 def _piece_key(path) -> tuple:
@@ -780,7 +813,9 @@ class _AudioJob:
 
     def __init__(self, plans: list[SegPlan], timeline: _Timeline, tgt: Target, work: Path,
                  audio_fmt: tuple[int, int] | None, jobs: dict[int, Future],
-                 loudness: float | None):
+                 loudness: float | None, raw: bool = False):
+        """``raw``: write the assembled track as f32le PCM (``result()`` gives its path) for the
+        music bed to be mixed under it before the one encode."""
         self.seconds = 0.0
         self.encoder: ff.PipeEncoder | None = None
         self.thread_pool = None
@@ -830,19 +865,25 @@ class _AudioJob:
                 return np.fromfile(dump, dtype="<f4").reshape(-1, ch)
             return ff.decode_audio(plans[i].source.path, sample_rate=sr, channels=ch)
 
-        self.out = work / "audio.m4a"
-        self.encoder = ff.audio_track_encoder(self.out, sample_rate=sr, channels=ch,
-                                              loudness=loudness)
+        if raw:
+            self.out = work / "shots.f32"
+        else:
+            self.out = work / "audio.m4a"
+            self.encoder = ff.audio_track_encoder(self.out, sample_rate=sr, channels=ch,
+                                                  loudness=loudness)
 
         def run():
             t = time.perf_counter()
+            sink = self.encoder if self.encoder is not None else self.out
             try:
-                stats = assemble(_LazyPieces(timeline), joins, self.encoder, sample_rate=sr,
+                stats = assemble(_LazyPieces(timeline), joins, sink, sample_rate=sr,
                                  channels=ch, decode=decode)
             except BaseException:
-                self.encoder.kill()
+                if self.encoder is not None:
+                    self.encoder.kill()
                 raise
-            self.encoder.close()
+            if self.encoder is not None:
+                self.encoder.close()
             self.seconds = time.perf_counter() - t
             return stats
 

@@ -64,14 +64,27 @@ def assemble(plan, clips, out: Path, **options):
     loudness and chapters per the storyboard's ``output``); returns the ``StitchResult``. The
     output appears under its name only when complete."""
     from ..media.stitch import Segment, stitch
+    from .finishing import finish_film, music_plan, shot_texts, subtitles_mode
 
     sb = plan.storyboard
     segments = [Segment(path, s.id, s.chained_from is not None, title=s.name,
                         transition=s.transition) for s, path in clips]
+    bed, modes = music_plan(sb)
+    soft = subtitles_mode(sb) == "soft"
     opts = {"transition": sb.transition, "loudness": sb.output.loudness,
-            "chapters": sb.output.chapters, **options}
+            "chapters": sb.output.chapters,
+            "captions": shot_texts(sb) if soft else None,
+            "subtitle_language": getattr(sb.output, "language", None),
+            "music": bed, "music_modes": modes, **options}
     tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
     result = stitch(segments, tmp, **opts)
+    if result.timeline is not None:
+        # NAME.srt / NAME.vtt beside the film; burn-in re-encodes the picture (soft: the MP4
+        # writer already added the subtitle track)
+        finish_film(sb, result.timeline, tmp, soft_track_written=soft)
+        for ext in (".srt", ".vtt"):
+            if tmp.with_suffix(ext).exists():
+                os.replace(tmp.with_suffix(ext), out.with_suffix(ext))
     os.replace(tmp, out)
     if result.timeline is not None:
         result.timeline = replace(result.timeline, output=str(out))
@@ -110,6 +123,8 @@ def assemble_run(plan, run_dir: Path, journal, clip_shas: dict[str, str | None],
                                              s.name, s.transition] for s, _ in clips],
                                   "output": sb.output.model_dump(), "transition": sb.transition,
                                   "drift_guard": sb.drift_guard, "timeline": 1,
+                                  "finishing": [[s.id, s.caption, s.dialogue, s.music]
+                                                for s in sb.shots],
                                   "options": options}, sort_keys=True, default=str)
         prev = journal.get_meta("assembly")
         if prev and prev.get("fingerprint") == fingerprint and out.exists() \
