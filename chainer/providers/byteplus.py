@@ -18,7 +18,8 @@ from typing import Any
 
 from .. import _host_ids
 from ..errors import InputError
-from .ark import ArkProvider, _check_base_url
+from ..ark.client import check_base_url
+from .ark import ArkProvider
 from .base import Price, ProviderRequest, register
 from .hosthttp import key_identity_for
 
@@ -64,7 +65,7 @@ def open_byteplus(*, base_url: str | None = None, api_key: str | None = None,
     a base URL: a new in-process BytePlus-shaped emulator (ephemeral; the caller must say so)."""
     key = api_key or os.environ.get("ARK_API_KEY") or None
     if base_url is not None:
-        _check_base_url(base_url)
+        check_base_url(base_url)
         return BytePlusProvider(base_url, key, **kw)
     if key:
         return BytePlusProvider(DEFAULT_BASE_URL, key, **kw)
