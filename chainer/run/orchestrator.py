@@ -328,9 +328,14 @@ def render(storyboard_path, *, run_dir=None, provider: str = "auto", base_url: s
            cancel_on_interrupt: bool = False, emulator_config=None, progress=None,
            confirm: Callable[[str], bool] | None = None, poll: PollPolicy | float | None = None,
            confirm_above: float = CONFIRM_ABOVE, transport=None, rng: random.Random | None = None,
-           stitch_options: dict | None = None) -> RenderResult:
+           stitch_options: dict | None = None, limiter=None, shared_budget=None) -> RenderResult:
     """Render a storyboard into ``run_dir`` (see module docstring). Raises :class:`InputError`
-    (nothing submitted) for a bad storyboard, a refused budget or an unconfirmed estimate."""
+    (nothing submitted) for a bad storyboard, a refused budget or an unconfirmed estimate.
+
+    ``limiter`` (:class:`chainer.batch.limiter.Limiter`): a task holds one of its slots from just
+    before its create until it is terminal or its shot stops (a batch shares one per account).
+    ``shared_budget``: a ledger with :class:`~chainer.run.budget.Budget`'s methods used instead
+    of this render's own (one budget for every film of a batch)."""
     from ..plan import build_plan
 
     if concurrency < 1:
@@ -351,7 +356,8 @@ def render(storyboard_path, *, run_dir=None, provider: str = "auto", base_url: s
     runner = Runner(plan, run_dir, prog, concurrency=concurrency, budget=budget, yes=yes,
                     retry_failed=retry_failed, cancel_on_interrupt=cancel_on_interrupt,
                     confirm=confirm, confirm_above=confirm_above, rng=rng or random.Random(),
-                    stitch_options=stitch_options or {})
+                    stitch_options=stitch_options or {}, limiter=limiter,
+                    shared_budget=shared_budget)
     if name == "emulator":
         from ..emulator import Emulator, EmulatorConfig
 
@@ -369,7 +375,8 @@ def render(storyboard_path, *, run_dir=None, provider: str = "auto", base_url: s
 class Runner:
     def __init__(self, plan, run_dir: Path, progress: Progress, *, concurrency: int,
                  budget: float | None, yes: bool, retry_failed: int, cancel_on_interrupt: bool,
-                 confirm, confirm_above: float, rng: random.Random, stitch_options: dict):
+                 confirm, confirm_above: float, rng: random.Random, stitch_options: dict,
+                 limiter=None, shared_budget=None):
         self.plan = plan
         self.run_dir = Path(run_dir)
         self.progress = progress
@@ -388,7 +395,10 @@ class Runner:
         self.current: dict[str, J.Attempt | None] = {}
         self.problems: list[str] = []
         self._problems_lock = threading.Lock()
-        self.budget = Budget(budget, plan.currency)
+        self.budget = shared_budget if shared_budget is not None else Budget(budget, plan.currency)
+        self.limiter = limiter
+        self._slots: dict[str, Any] = {}         # shot id -> its task's limiter lease
+        self._slots_lock = threading.Lock()
         self._keys: dict[str, str] = {}
         self._fresh: set[int] = set()     # attempts whose result URLs were fetched in this run
         self._videos: dict[str, VideoJob] = {}   # shot id -> its latest clip download
@@ -416,6 +426,27 @@ class Runner:
             self.journal.event(shot_id, "retry", {"what": what, "error": str(exc)})
         return call_with_retry(fn, self.poll.retry, rng=self._rand(), wait=self._wait,
                                retryable=default_retryable, on_retry=on_retry)
+
+    def _hold_slot(self, shot, *, create: bool) -> None:
+        """Take a limiter slot for ``shot``'s task (a new one for each create)."""
+        if self.limiter is None:
+            return
+        if create:
+            self._drop_slot(shot.id)
+        elif shot.id in self._slots:
+            return
+        lease = self.limiter.acquire(self.prov.identity, shot.model.id, str(self.run_dir),
+                                     create=create, cancel=self.stop)
+        if lease is None:
+            raise Interrupted("interrupted")
+        with self._slots_lock:
+            self._slots[shot.id] = lease
+
+    def _drop_slot(self, shot_id: str) -> None:
+        with self._slots_lock:
+            lease = self._slots.pop(shot_id, None)
+        if lease is not None:
+            lease.release()
 
     # ---- top level -------------------------------------------------------------------------
     def run(self, prov: Provider, poll: PollPolicy, transport) -> RenderResult:
@@ -665,6 +696,12 @@ class Runner:
     def _shot(self, shot, prev: J.Attempt | None) -> J.Attempt:
         """Bring ``shot`` to the point where the next shot can chain from it: its task
         succeeded and its last frame is on disk. Its clip is downloaded on the download pool."""
+        try:
+            return self._shot_steps(shot, prev)
+        finally:
+            self._drop_slot(shot.id)
+
+    def _shot_steps(self, shot, prev: J.Attempt | None) -> J.Attempt:
         need_frame = self._needs_frame(shot)
         first_png = None
         if shot.chained_from:
@@ -712,6 +749,7 @@ class Runner:
                 if att.state == J.AMBIGUOUS:
                     raise SequenceStop(att.error_message or "create outcome unknown")
             if att.in_flight:
+                self._hold_slot(shot, create=False)
                 att = self._poll(shot, att)
             if att.state == J.SUCCEEDED:
                 att = self._fetch_frame(shot, att, need_frame)
@@ -787,6 +825,7 @@ class Runner:
         marker = "chainer-" + secrets.token_hex(12)
         body["safety_identifier"] = marker
         est = shot.est_cost
+        self._hold_slot(shot, create=True)
         if not self.budget.reserve(marker, est):
             st = self.budget.state()
             raise SequenceStop(f"budget: spent {st.spent:.2f} + in flight {st.in_flight:.2f} + "
@@ -931,6 +970,7 @@ class Runner:
                 task = self._call(lambda: self.client.get(att.task_id), "poll", shot.id)
             except ArkNotFoundError:
                 self.budget.release(att.marker)
+                self._drop_slot(shot.id)
                 return self.journal.update(att.id, state=J.LOST, finished_at=time.time(),
                                            error_code="NotFound",
                                            error_message="the provider no longer knows this task",
@@ -947,6 +987,7 @@ class Runner:
                 self.progress.shot(shot.id, task.status if not task.terminal or task.status != "succeeded"
                                    else "downloading", att.task_id)
             if task.terminal:
+                self._drop_slot(shot.id)
                 return att
             elapsed = time.monotonic() - t0
             if elapsed > limit:
