@@ -18,6 +18,10 @@ import click
               help="Minimum seconds a task spends queued.")
 @click.option("--concurrency", default=4, type=click.IntRange(1), show_default=True,
               help="Running tasks per model; more wait in 'queued'.")
+@click.option("--rpm", default=None, type=click.IntRange(1), help="Creates per minute per "
+              "model; more are refused with 429 (default: unlimited).")
+@click.option("--queued-cap", default=None, type=click.IntRange(0), help="Queued tasks per "
+              "account; a create past it is refused with 429 (BytePlus: 120; default: none).")
 @click.option("--faults", "faults", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Faults file (JSON or YAML): probabilities/schedules of injected failures.")
 @click.option("--drift", default=0.0, type=click.FloatRange(0, 1), show_default=True,
@@ -29,7 +33,7 @@ import click
 @click.option("--api-key-env", default=None, metavar="VAR",
               help="Require the Bearer token to equal the value of this environment variable "
                    "(default: any non-empty token).")
-def command(host, port, latency, queue_delay, concurrency, faults, drift, url_ttl, data_dir, api_key_env):
+def command(host, port, latency, queue_delay, concurrency, rpm, queued_cap, faults, drift, url_ttl, data_dir, api_key_env):
     """Run the local Ark-compatible video-task emulator until Ctrl-C or SIGTERM.
 
     Prints its base URL (for ARK_BASE_URL / --base-url) on one line, then serves.
@@ -45,7 +49,7 @@ def command(host, port, latency, queue_delay, concurrency, faults, drift, url_tt
         if not api_key:
             raise InputError(f"--api-key-env: environment variable {api_key_env} is not set")
     cfg = EmulatorConfig(host=host, port=port, latency=latency, queue_delay=queue_delay,
-                         concurrency=concurrency, faults=faults, drift=drift, url_ttl=url_ttl,
+                         concurrency=concurrency, rpm=rpm, queued_cap=queued_cap, faults=faults, drift=drift, url_ttl=url_ttl,
                          api_key=api_key, data_dir=data_dir)
     emu = Emulator(cfg)
     try:
