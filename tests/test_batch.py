@@ -14,6 +14,7 @@ from chainer.batch.limiter import AccountLimiter, Limits
 from chainer.batch.status import batch_status
 from chainer.emulator import Emulator
 from chainer.media.probe import count_frames
+from chainer.run.journal import Journal
 from chainer.run.orchestrator import PollPolicy
 from emulator_util import fast_cfg
 from render_util import MODEL, write_storyboard
@@ -175,3 +176,49 @@ def test_cli_bad_storyboard_anywhere_submits_nothing(tmp_path, monkeypatch):
         assert r.exit_code == 2 and "exceeds --budget" in r.output, r.output
         assert emu.stats()["tasks_created"] == 0
     assert not (tmp_path / "out" / "batch.json").exists()
+
+
+@pytest.mark.slow
+def test_batch_on_a_local_cluster_survives_a_killed_worker(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    import os
+    import signal
+
+    sbs = films(tmp_path, 8)
+    monkeypatch.setenv("ARK_API_KEY", KEY)        # workers read the key from their environment
+    killed: list[int] = []
+
+    def kill_one_worker_mid_batch(client, emu):
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:        # bounded poll: until films are on the account
+            busy = [w for w, keys in client.processing().items() if keys]
+            if emu.stats()["tasks_created"] >= 3 and busy:
+                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.1)
+
+    with Emulator(fast_cfg(latency=0.3, concurrency=2)) as emu:
+        def on_cluster(client):
+            threading.Thread(target=kill_one_worker_mid_batch, args=(client, emu),
+                             daemon=True).start()
+
+        res = run_batch(sbs, out_dir=tmp_path / "out", provider="ark", base_url=emu.base_url,
+                        concurrency_per_model=2, yes=True, cluster="local:3",
+                        render_options={"poll": FAST}, on_cluster=on_cluster)
+        assert killed, "no worker was killed"
+        assert res.ok, [f.error for f in res.films]
+        st = emu.stats()
+        assert st["tasks_created"] == 16                        # creates == shots, kill or not
+        assert st["limits"]["peak_running_by_model"][MODEL] <= 2
+        assert st["limits"]["peak_active_by_model"][MODEL] <= 2
+    runs = {}
+    for f in res.films:
+        assert count_frames(f.output) == 49 + 48
+        with Journal(f.run_dir / "journal.sqlite") as j:
+            runs[f.name] = len(list(j.events(kind="run")))
+    # the killed worker's film was rendered again elsewhere and resumed from its journal
+    # (a film it had not started yet is simply run once elsewhere: then no film shows 2 runs)
+    assert max(runs.values()) <= 2, runs
+    assert json.loads((tmp_path / "out" / "batch.json").read_text())["cluster"] == "local:3"

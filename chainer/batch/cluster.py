@@ -60,12 +60,15 @@ def open_cluster(spec: str):
                      "distributed.scheduler.allowed-failures": FILM_RETRIES})
     if kind == "local":
         cluster = distributed.LocalCluster(n_workers=value, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, host="127.0.0.1")
+                                           dashboard_address="127.0.0.1:0", host="127.0.0.1")
         return distributed.Client(cluster), cluster
     return distributed.Client(value), None
 
 
 def _film_task(film, options, limiter, budget) -> dict:
+    from distributed import get_client
+
+    limiter.bind(get_client())
     return render_film(film, options, limiter, budget).to_dict()
 
 

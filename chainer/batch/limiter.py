@@ -227,6 +227,13 @@ class DaskAccountLimiter:
         self.poll = poll
         self._sems: dict[str, object] = {}
         self._lock: threading.Lock | None = None
+        self._rpc = self._loop = None
+
+    def bind(self, client) -> "DaskAccountLimiter":
+        """Use ``client``'s scheduler connection (call it in the Dask task: the render's own
+        threads have no worker context to find it)."""
+        self._rpc, self._loop = client.scheduler, client.loop
+        return self
 
     def __getstate__(self):
         return {"limits": self.limits, "prefix": self.prefix, "poll": self.poll}
@@ -242,7 +249,8 @@ class DaskAccountLimiter:
             if sem is None:
                 from distributed import Semaphore
 
-                sem = self._sems[name] = Semaphore(max_leases=leases, name=name)
+                sem = self._sems[name] = Semaphore(max_leases=leases, name=name,
+                                                   scheduler_rpc=self._rpc, loop=self._loop)
             return sem
 
     def acquire(self, account: str, model: str, film: str, *, create: bool = True,
