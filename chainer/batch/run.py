@@ -187,8 +187,14 @@ def _run_local(films: list[Film], manifest: Manifest, at_once: int, say,
 
     # submitted in order (shortest first); the pool starts them in that order
     with ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="film") as pool:
-        for f in [pool.submit(job, film) for film in films]:
-            f.result()
+        try:
+            for f in [pool.submit(job, film) for film in films]:
+                f.result()
+        except KeyboardInterrupt:
+            # films not started are not started; those rendering finish (a re-run resumes all)
+            say("interrupted: starting no more films; waiting for the films already rendering")
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return [outcomes[f.name] for f in films]
 
 
