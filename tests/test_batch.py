@@ -222,3 +222,42 @@ def test_batch_on_a_local_cluster_survives_a_killed_worker(tmp_path, monkeypatch
     # resumed from its journal; every other film ran once
     assert sorted(runs.values()) == [1] * 7 + [2], runs
     assert json.loads((tmp_path / "out" / "batch.json").read_text())["cluster"] == "local:3"
+
+
+def test_cli_batch_then_status_json(tmp_path, monkeypatch):
+    from chainer.cli.main import cli
+
+    sbs = films(tmp_path, 2, shots=1)
+    out = tmp_path / "out"
+    monkeypatch.setenv("ARK_API_KEY", KEY)
+    with Emulator(fast_cfg(latency=0.1, concurrency=1)) as emu:
+        r = CliRunner().invoke(cli, ["batch", str(sbs[0].parent), "-o", str(out), "--provider",
+                                     "ark", "--base-url", emu.base_url, "--yes",
+                                     "--concurrency-per-model", "1", "--poll-interval", "0.1"])
+        assert r.exit_code == 0, r.output
+        assert "batch estimate: 2 film(s), 2 shot(s), 2 task(s) to submit" in r.output
+        assert emu.stats()["tasks_created"] == 2
+        assert emu.stats()["limits"]["peak_active"] == 1
+    assert count_frames(out / "film0" / "out.mp4") == 49
+    r = CliRunner().invoke(cli, ["status", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert report["counts"]["done"] == 2 and [f["state"] for f in report["films"]] == ["done"] * 2
+    assert report["limits"] == {"concurrency_per_model": 1, "rpm": 600}
+
+
+def test_status_of_a_batch_that_has_not_started_a_film(tmp_path):
+    from chainer.batch.films import collect_storyboards, plan_films, shortest_first
+    from chainer.batch.manifest import Manifest
+
+    sbs = films(tmp_path, 3, shots=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    planned = shortest_first(plan_films(collect_storyboards([sbs[0].parent]), out))
+    Manifest.start(out, planned, invocation="x", provider="ark", estimate=1.0, budget=None,
+                   currency="CNY", limits={}, films_at_once=2, cluster=None)
+    report = batch_status(out)
+    assert report["counts"]["waiting"] == 3 and report["spent"] == 0
+    # nothing finished yet: the films' critical paths, films_at_once at a time
+    crit = sum(f.critical_seconds for f in planned)
+    assert report["eta_seconds"] == pytest.approx(crit / 2, abs=0.2) and crit > 0
