@@ -19,6 +19,10 @@ import click
 @click.option("--concurrency", default=None, type=click.IntRange(1),
               help="Running tasks per model; more wait in 'queued' (default: each model's Ark "
                    "limit, 10; 1.0 lite 5).")
+@click.option("--rpm", default=None, type=click.IntRange(1), help="Creates per minute per "
+              "model; more are refused with 429 (default: unlimited).")
+@click.option("--queued-cap", default=None, type=click.IntRange(0), help="Queued tasks per "
+              "account; a create past it is refused with 429 (BytePlus: 120; default: none).")
 @click.option("--faults", "faults", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Faults file (JSON or YAML): probabilities/schedules of injected failures.")
 @click.option("--drift", default=0.0, type=click.FloatRange(0, 1), show_default=True,
@@ -32,8 +36,8 @@ import click
 @click.option("--api-key-env", default=None, metavar="VAR",
               help="Require the Bearer token to equal the value of this environment variable "
                    "(default: any non-empty token).")
-def command(host, port, latency, queue_delay, concurrency, faults, drift, url_ttl, data_dir, api,
-            api_key_env):
+def command(host, port, latency, queue_delay, concurrency, rpm, queued_cap, faults, drift, url_ttl,
+            data_dir, api, api_key_env):
     """Run the local video-task emulator until Ctrl-C or SIGTERM.
 
     Speaks Volcengine Ark by default; --api byteplus|fal|replicate serves that host's wire shape.
@@ -50,8 +54,8 @@ def command(host, port, latency, queue_delay, concurrency, faults, drift, url_tt
         if not api_key:
             raise InputError(f"--api-key-env: environment variable {api_key_env} is not set")
     cfg = EmulatorConfig(host=host, port=port, latency=latency, queue_delay=queue_delay,
-                         concurrency=concurrency, faults=faults, drift=drift, url_ttl=url_ttl,
-                         api_key=api_key, data_dir=data_dir, api=api)
+                         concurrency=concurrency, rpm=rpm, queued_cap=queued_cap, faults=faults,
+                         drift=drift, url_ttl=url_ttl, api_key=api_key, data_dir=data_dir, api=api)
     emu = Emulator(cfg)
     try:
         emu.start()

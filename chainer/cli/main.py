@@ -22,6 +22,7 @@ COMMANDS = {
     "stitch": "stitch",
     "emulator": "emulator",
     "review": "review",
+    "batch": "batch",
 }
 
 

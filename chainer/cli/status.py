@@ -10,7 +10,13 @@ import click
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def command(run_dir, as_json):
-    """Show RUN_DIR's shots: state, task, cost so far, and what `chainer render` would do next."""
+    """Show RUN_DIR's shots: state, task, cost so far, and what `chainer render` would do next.
+    For a `chainer batch` OUT_DIR: its films (done, running, waiting), spent vs estimate, ETA."""
+    from ..batch.status import is_batch_dir, status_text
+
+    if is_batch_dir(run_dir):
+        click.echo(status_text(run_dir, as_json=as_json))
+        return
     from ..run.status import run_status
 
     report = run_status(run_dir)

@@ -8,7 +8,8 @@
 Stats keys: tasks_created, tasks_by_model, tasks_by_status (current), tasks_active,
 creates_rejected, creates_rejected_by_code, requests, creates, gets, lists, deletes, downloads,
 bytes_served, renders, render_seconds, callbacks_sent (attempts), callbacks_acked,
-callbacks_failed, unauthorized, client_disconnects, faults_injected.
+callbacks_failed, unauthorized, client_disconnects, faults_injected, limits (the account's
+limits and peak tasks in flight: see chainer/emulator/limits.py).
 
 Wire shape: ``EmulatorConfig(api="ark"|"byteplus"|"fal"|"replicate")`` (see ``profiles/``);
 ``base_url`` is then that host's base URL on loopback.

@@ -45,6 +45,8 @@ class EmulatorConfig:
     port: int = 0
     latency: float = 1.0              # minimum seconds in "running" (render time counts toward it)
     concurrency: int | None = None    # running tasks per model (None: the model's own, Ark: 10)
+    rpm: int | None = None            # creates per minute per model; more get a 429 (limits.py)
+    queued_cap: int | None = None     # queued tasks per account; a create past it gets a 429
     faults: Any = None                # FaultConfig | dict | path to JSON/YAML | None
     url_ttl: float = 86400.0          # result URL time to live (seconds, by ``clock``)
     drift: float = 0.0                # per-clip colour/contrast drift (0.05 = subtle, 0.2 = strong)

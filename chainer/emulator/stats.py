@@ -12,6 +12,10 @@ class Stats:
         self._by_model: Counter[str] = Counter()
         self._faults: Counter[str] = Counter()
         self._rejected_by_code: Counter[str] = Counter()
+        self._sections: dict = {}     # name -> callable returning a dict (e.g. "limits")
+
+    def add_section(self, name: str, snapshot) -> None:
+        self._sections[name] = snapshot
 
     def inc(self, key: str, n: int = 1) -> None:
         with self._lock:
@@ -33,9 +37,10 @@ class Stats:
 
     def snapshot(self, by_status: dict[str, int], active: int) -> dict:
         """The JSON served at /_emulator/stats (documented in chainer/emulator/__init__.py)."""
+        sections = {name: fn() for name, fn in self._sections.items()}
         with self._lock:
             c = self._c
-            return {
+            return {**sections,
                 "tasks_created": c["tasks_created"],
                 "tasks_by_model": dict(self._by_model),
                 "tasks_by_status": by_status,

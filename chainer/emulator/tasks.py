@@ -24,6 +24,7 @@ from typing import Callable
 
 from .. import models
 from .faults import FaultInjector, Rule
+from .limits import AccountLimits
 from .render import RenderSpec, crop_to_aspect, render_clip
 from .stats import Stats
 from .validate import ApiError, TaskRequest
@@ -126,7 +127,8 @@ class TaskStore:
     def __init__(self, *, clock: Callable[[], float], rng: random.Random, data_dir: Path,
                  latency: float, queue_delay: float, concurrency: int, render_workers: int,
                  url_ttl: float, drift: float, preset: str, tick: float, faults: FaultInjector,
-                 stats: Stats, notify: Callable[[Task], None], file_url: Callable[[str, str], str]):
+                 stats: Stats, notify: Callable[[Task], None], file_url: Callable[[str, str], str],
+                 limits: AccountLimits | None = None):
         self.clock = clock
         self.rng = rng
         self.data_dir = data_dir
@@ -141,6 +143,8 @@ class TaskStore:
         self.tick = tick
         self.faults = faults
         self.stats = stats
+        self.limits = limits or AccountLimits(concurrency=self.concurrency)   # see limits.py
+        stats.add_section("limits", self.limits.snapshot)
         self._notify = notify
         self._file_url = file_url
         self._cond = threading.Condition(threading.RLock())
@@ -167,6 +171,7 @@ class TaskStore:
     # ---- API operations ---------------------------------------------------------------------
     def create(self, req: TaskRequest) -> Task:
         with self._cond:
+            self.limits.admit(req.model)
             now = self.clock()
             self._account_limits(req, now)
             tid = self._new_id(now, flex=req.service_tier == "flex")
@@ -181,6 +186,7 @@ class TaskStore:
             if task.stuck:
                 self.stats.fault("task_stuck")
             self._tasks[tid] = task
+            self.limits.transition(req.model, None, "queued")
             self.stats.created(req.model)
             self._cond.notify_all()
         self._notify(task)
@@ -318,6 +324,7 @@ class TaskStore:
             self._creates[req.model] = times
 
     def _set_status(self, task: Task, status: str, error: dict | None = None) -> None:
+        self.limits.transition(task.req.model, task.status, status)
         task.status = status
         task.updated_at = max(task.created_at, int(self.clock()))
         if error is not None:

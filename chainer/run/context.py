@@ -46,6 +46,7 @@ class RunContext:
     verify_clip: Callable[..., Any] | None = None
     verify_frame: Callable[..., Any] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    limiter: Any = None                    # chainer.batch.limiter.Limiter: account slots (batch)
     current: dict[str, J.Attempt | None] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     fresh: set[int] = field(default_factory=set)   # attempts whose URLs were fetched in this run

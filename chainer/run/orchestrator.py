@@ -78,7 +78,8 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
            emulator_config=None, progress=None, confirm: Callable[[str], bool] | None = None,
            poll: PollPolicy | float | None = None, confirm_above: float = CONFIRM_ABOVE,
            transport=None, rng: random.Random | None = None, stitch_options: dict | None = None,
-           verify_clip=None, assembly: bool = True) -> RenderResult:
+           verify_clip=None, assembly: bool = True, limiter=None,
+           shared_budget=None) -> RenderResult:
     """Render a storyboard into ``run_dir`` (see module docstring). Raises :class:`InputError`
     (nothing submitted) for a bad storyboard, a refused budget or an unconfirmed estimate.
 
@@ -87,7 +88,11 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
     ``confirm(question) -> bool`` is asked before paid submissions above ``confirm_above``
     (``None``: refuse unless ``yes``). ``resubmit``: a task proven gone may be created again.
     ``verify_clip`` replaces the decode check of downloaded clips and ``assembly=False`` stops
-    after the clips (both for tests with a :class:`~chainer.providers.mock.MockProvider`)."""
+    after the clips (both for tests with a :class:`~chainer.providers.mock.MockProvider`).
+    ``limiter`` (:class:`chainer.batch.limiter.Limiter`): each task holds one of its account slots
+    from just before its create until it is terminal or its shot stops (a batch shares one).
+    ``shared_budget``: used instead of this render's own :class:`~chainer.run.budget.Budget` (one
+    budget for every film of a batch)."""
     from ..plan import build_plan
 
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
@@ -118,7 +123,8 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
                                retry_failed=retry_failed, resubmit=resubmit,
                                verify_clip=verify_clip, concurrency=concurrency,
                                cancel_on_interrupt=cancel_on_interrupt,
-                               stitch_options=stitch_options, assembly=assembly)
+                               stitch_options=stitch_options, assembly=assembly,
+                               limiter=limiter, shared_budget=shared_budget)
             finally:
                 journal.close()
     finally:
@@ -128,10 +134,12 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
 
 def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, confirm,
             confirm_above, poll, rng, retry_failed, resubmit, verify_clip, concurrency,
-            cancel_on_interrupt, stitch_options, assembly) -> RenderResult:
+            cancel_on_interrupt, stitch_options, assembly, limiter=None,
+            shared_budget=None) -> RenderResult:
     (run_dir / "clips").mkdir(exist_ok=True)
     (run_dir / "frames").mkdir(exist_ok=True)
-    gate = Gate(budget=Budget(budget, prov.currency), billed=prov.billed, yes=yes, confirm=confirm,
+    own = shared_budget if shared_budget is not None else Budget(budget, prov.currency)
+    gate = Gate(budget=own, billed=prov.billed, yes=yes, confirm=confirm,
                 confirm_above=confirm_above, currency=prov.currency, where=prov.base_url,
                 message=prog.message, before_prompt=prog.end, estimate=prov.estimate,
                 max_extra_per_shot=1 + max(0, retry_failed))
@@ -139,7 +147,8 @@ def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, 
                      poll=poll or prov.poll_policy(), gate=gate, progress=prog,
                      rng=rng or random.Random(),
                      invocation=time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3),
-                     retry_failed=retry_failed, resubmit=resubmit, verify_clip=verify_clip)
+                     retry_failed=retry_failed, resubmit=resubmit, verify_clip=verify_clip,
+                     limiter=limiter)
     runner = Runner(ctx, concurrency=concurrency, cancel_on_interrupt=cancel_on_interrupt,
                     stitch_options=stitch_options or {})
     if not assembly:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from typing import Any
 
@@ -37,9 +38,43 @@ class ShotMachine:
         self.ctx = ctx
         self.fetcher = fetcher
         self._requests: dict[int, ProviderRequest] = {}
+        self._slots: dict[str, Any] = {}         # shot id -> its task's account-limiter lease
+        self._slots_lock = threading.Lock()
+
+    # ---- account slots (a batch shares one limiter per provider account and model) -----------
+    def _hold_slot(self, shot, *, create: bool) -> None:
+        """Take a limiter slot for ``shot``'s task: a new one before each create (spending create
+        rate), or one without create rate for a task already in flight (a resumed run)."""
+        ctx = self.ctx
+        if ctx.limiter is None:
+            return
+        if create:
+            self._drop_slot(shot.id)
+        elif shot.id in self._slots:
+            return
+        lease = ctx.limiter.acquire(ctx.provider.identity, shot.model.id, str(ctx.run_dir),
+                                    create=create, cancel=ctx.stop)
+        if lease is None:
+            raise Interrupted("interrupted")
+        with self._slots_lock:
+            self._slots[shot.id] = lease
+
+    def _drop_slot(self, shot_id: str) -> None:
+        with self._slots_lock:
+            lease = self._slots.pop(shot_id, None)
+        if lease is not None:
+            lease.release()
 
     # ---- the loop ----------------------------------------------------------------------------
     def run(self, shot, prev: J.Attempt | None) -> J.Attempt:
+        """Bring ``shot`` to where the next shot can chain from it (its task succeeded, its last
+        frame is on disk); any account slot its task held is given back when this returns."""
+        try:
+            return self._run(shot, prev)
+        finally:
+            self._drop_slot(shot.id)
+
+    def _run(self, shot, prev: J.Attempt | None) -> J.Attempt:
         ctx = self.ctx
         prov = ctx.provider
         need_frame = ctx.needs_frame(shot)
@@ -100,7 +135,9 @@ class ShotMachine:
                 if att.state == J.REJECTED:
                     continue          # proven absent: the shot may be created again (same approval)
             if att.in_flight:
+                self._hold_slot(shot, create=False)
                 att = self._poll(shot, att)
+                self._drop_slot(shot.id)          # terminal or lost: the account slot is free
             if att.state == J.SUCCEEDED:
                 att = self.fetcher.frame(shot, att)
                 if not att.url_expired or clip_ok(att, ctx.run_dir):
@@ -175,6 +212,7 @@ class ShotMachine:
         marker = "chainer-" + secrets.token_hex(12)
         first = self._first_frame(shot, prev, first_png, force_data_url)
         req = prov.build_request(shot, first, marker=marker, seed=seed_override)
+        self._hold_slot(shot, create=True)     # waits for an account slot holding no money
         try:
             ctx.gate.admit(shot, marker, reason)           # the one door to a paid create
         except GateRefused as exc:
