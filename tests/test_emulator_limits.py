@@ -51,5 +51,5 @@ def test_queued_cap_refuses_past_the_cap():
         create(c, t2v_body(LITE_T2V, text="b"))      # queued: 1 (the cap)
         r = c.post(TASKS, json=t2v_body(LITE_T2V, text="c"))
         assert r.status_code == 429
-        assert r.json()["error"]["code"] == "RateLimitExceeded.QueuedTasksExceeded"
+        assert r.json()["error"]["code"] == "QuotaExceeded"
         assert emu.stats()["tasks_created"] == 2

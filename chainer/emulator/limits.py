@@ -10,8 +10,12 @@ account (120). Here:
   ``RateLimitExceeded.EndpointRPMExceeded`` (which code the host returns is UNCONFIRMED; this is
   the one the reference lists first).
 - ``queued_cap``: queued tasks of the account (all models); a create that would pass it is a 429
-  ``RateLimitExceeded.QueuedTasksExceeded`` (code UNCONFIRMED; BytePlus documents the limit, not
-  the error).
+  ``QuotaExceeded`` (UNCONFIRMED: BytePlus documents the 120-task cap and an ``x-error-code``
+  QuotaExceeded, not the body).
+
+The one place these limits are enforced: ``EmulatorConfig.rpm``/``queued_cap`` and the fault rules
+``rpm_limit``/``queue_cap`` (faults.py; a rule may also set its own status, code and message) both
+configure this object (:meth:`AccountLimits.from_config`).
 
 Counted on every status change (:meth:`AccountLimits.transition`): running and active (queued +
 running) tasks per model and overall, their peaks, and running task-seconds per model (time
@@ -47,27 +51,53 @@ class AccountLimits:
         self._peak_active_all = 0
         self._running_seconds: Counter[str] = Counter()
         self._refused: Counter[str] = Counter()     # 429 code -> creates refused here
+        self._rules: dict = {}                          # fault rules that set a limit (from_config)
+        self._on_refuse: Callable[[str], None] = lambda rule: None
         self._since = clock()
         self._last = self._since
+
+    @classmethod
+    def from_config(cls, *, concurrency: int, rpm: int | None, queued_cap: int | None, rules: dict,
+                    clock: Callable[[], float], on_refuse: Callable[[str], None] = lambda rule: None
+                    ) -> "AccountLimits":
+        """The account's limits from ``EmulatorConfig`` and the fault rules ``queue_cap`` /
+        ``rpm_limit`` (the stricter of the two where both are given)."""
+        def tighter(a: int | None, rule) -> int | None:
+            b = rule.limit if rule is not None else None
+            return b if a is None else (a if b is None else min(a, b))
+
+        lim = cls(concurrency=concurrency, rpm=tighter(rpm, rules.get("rpm_limit")),
+                  queued_cap=tighter(queued_cap, rules.get("queue_cap")), clock=clock)
+        lim._rules = {"queue_cap": rules.get("queue_cap"), "rpm_limit": rules.get("rpm_limit")}
+        lim._on_refuse = on_refuse
+        return lim
+
+    def _refuse(self, rule: str, code: str, message: str) -> ApiError:
+        r = self._rules.get(rule)
+        code = r.code if r is not None and r.code else code
+        self._refused[code] += 1
+        if r is not None:
+            self._on_refuse(rule)          # counted as an injected fault where a rule set it
+        return ApiError(r.status if r is not None and r.status else 429, code,
+                        r.message if r is not None and r.message else message, None)
 
     def admit(self, model: str) -> None:
         """Before a create: raise the host's 429 when it is over a limit, else count it."""
         with self._lock:
             now = self._clock()
-            if self.queued_cap is not None and sum(self._queued.values()) >= self.queued_cap:
-                self._refused["RateLimitExceeded.QueuedTasksExceeded"] += 1
-                raise ApiError(429, "RateLimitExceeded.QueuedTasksExceeded",
-                               f"The account already has {self.queued_cap} queued tasks "
-                               "(the limit); retry after some finish", None)
+            queued = sum(self._queued.values())
+            if self.queued_cap is not None and queued >= self.queued_cap:
+                raise self._refuse("queue_cap", "QuotaExceeded",
+                                   f"The account already has {queued} queued tasks; the limit is "
+                                   f"{self.queued_cap}")
             if self.rpm is not None:
                 q = self._creates.setdefault(model, deque())
                 while q and q[0] <= now - WINDOW:
                     q.popleft()
                 if len(q) >= self.rpm:
-                    self._refused["RateLimitExceeded.EndpointRPMExceeded"] += 1
-                    raise ApiError(429, "RateLimitExceeded.EndpointRPMExceeded",
-                                   f"Requests per minute for model {model} exceeded the limit "
-                                   f"({self.rpm})", None)
+                    raise self._refuse("rpm_limit", "RateLimitExceeded.EndpointRPMExceeded",
+                                       f"The request has exceeded the rate limit of {self.rpm} "
+                                       "requests per minute for this model; please try again later")
                 q.append(now)
 
     def transition(self, model: str, old: str | None, new: str) -> None:

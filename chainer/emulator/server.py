@@ -36,7 +36,7 @@ from .faults import FaultConfig, FaultInjector
 from .profiles import Drop as ProfileDrop, HostRequest, make_profile
 from .limits import AccountLimits
 from .stats import Stats
-from .tasks import STATUSES, Task, TaskStore, request_id
+from .tasks import DEFAULT_CONCURRENCY, STATUSES, Task, TaskStore, request_id
 from .validate import ApiError, is_loopback_host, validate_create
 
 log = logging.getLogger("chainer.emulator")
@@ -425,8 +425,10 @@ class Emulator:
             queue_delay=cfg.queue_delay, concurrency=cfg.concurrency, render_workers=cfg.render_workers,
             url_ttl=self.profile.url_ttl(cfg.url_ttl), drift=cfg.drift, preset=cfg.x264_preset, tick=cfg.tick,
             faults=self._faults, stats=self._stats, notify=self._notify, file_url=self._file_url,
-            # utilisation is reported against the configured limit, else Ark's usual 10 per model
-            limits=AccountLimits(concurrency=cfg.concurrency or 10, rpm=cfg.rpm, queued_cap=cfg.queued_cap))
+            limits=AccountLimits.from_config(
+                concurrency=cfg.concurrency or DEFAULT_CONCURRENCY, rpm=cfg.rpm,
+                queued_cap=cfg.queued_cap, rules=self._faults.config.rules, clock=self.clock,
+                on_refuse=self._stats.fault))
         self._store.start()
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         daemon=True, name="emulator-http")

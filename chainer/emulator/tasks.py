@@ -3,9 +3,9 @@
 ``queued`` → ``running`` → ``succeeded``/``failed``; ``expired`` once a queued/running task passes
 ``created_at + execution_expires_after``; DELETE cancels queued tasks and removes finished ones.
 At most ``concurrency`` tasks per model are running (default: the model table's limit, 10; 1.0
-lite 5); the rest wait queued (priority first, then creation order). Optional account limits, set
-as faults: ``queue_cap`` (BytePlus: 120 queued tasks per account) and ``rpm_limit`` (creates per
-model per minute) answer 429; ``video_not_ready`` answers 400 on a download right after success. A running task renders its clip (at most ``render_workers`` renders at once) and
+lite 5); the rest wait queued (priority first, then creation order). Optional account limits
+(``EmulatorConfig.rpm``/``queued_cap`` or the fault rules ``rpm_limit``/``queue_cap``; BytePlus:
+120 queued tasks per account) answer 429, enforced in limits.py; ``video_not_ready`` answers 400 on a download right after success. A running task renders its clip (at most ``render_workers`` renders at once) and
 stays running at least ``latency`` real seconds.
 """
 from __future__ import annotations
@@ -136,14 +136,15 @@ class TaskStore:
         self.queue_delay = queue_delay
         # None: each model's own limit from the table (Ark: 10; 1.0 lite 5; unknown -> 10)
         self.concurrency = None if concurrency is None else max(1, concurrency)
-        self._creates: dict[str, list[float]] = {}     # model -> create times (rpm_limit)
         self.url_ttl = url_ttl
         self.drift = drift
         self.preset = preset
         self.tick = tick
         self.faults = faults
         self.stats = stats
-        self.limits = limits or AccountLimits(concurrency=self.concurrency)   # see limits.py
+        self.limits = limits or AccountLimits.from_config(      # the one enforcer: limits.py
+            concurrency=self.concurrency or DEFAULT_CONCURRENCY, rpm=None, queued_cap=None,
+            rules=faults.config.rules, clock=clock, on_refuse=stats.fault)
         stats.add_section("limits", self.limits.snapshot)
         self._notify = notify
         self._file_url = file_url
@@ -173,7 +174,6 @@ class TaskStore:
         with self._cond:
             self.limits.admit(req.model)
             now = self.clock()
-            self._account_limits(req, now)
             tid = self._new_id(now, flex=req.service_tier == "flex")
             seed = req.seed if req.seed is not None else self.rng.randrange(0, 2 ** 31 - 1)
             self._seq += 1
@@ -299,29 +299,6 @@ class TaskStore:
 
     def _limit(self, task: Task) -> int:
         return self.concurrency or task.req.spec.concurrency or DEFAULT_CONCURRENCY
-
-    def _account_limits(self, req: TaskRequest, now: float) -> None:
-        """The queued-task cap and the per-model RPM, when configured as faults (429)."""
-        cap = self.faults.config.rules.get("queue_cap")
-        if cap is not None and cap.limit is not None:
-            queued = sum(1 for t in self._tasks.values() if t.status == "queued")
-            if queued >= cap.limit:
-                self.stats.fault("queue_cap")
-                # UNCONFIRMED code; BytePlus documents the 120-task cap and x-error-code QuotaExceeded
-                raise ApiError(cap.status or 429, cap.code or "QuotaExceeded",
-                               cap.message or f"The account already has {queued} queued tasks; "
-                               f"the limit is {cap.limit}", "")
-        rpm = self.faults.config.rules.get("rpm_limit")
-        if rpm is not None and rpm.limit is not None:
-            times = [t for t in self._creates.get(req.model, []) if now - t < 60.0]
-            if len(times) >= rpm.limit:
-                self._creates[req.model] = times
-                self.stats.fault("rpm_limit")
-                raise ApiError(rpm.status or 429, rpm.code or "RateLimitExceeded.EndpointRPMExceeded",
-                               rpm.message or f"The request has exceeded the rate limit of {rpm.limit} "
-                               "requests per minute for this model; please try again later", "")
-            times.append(now)
-            self._creates[req.model] = times
 
     def _set_status(self, task: Task, status: str, error: dict | None = None) -> None:
         self.limits.transition(task.req.model, task.status, status)
