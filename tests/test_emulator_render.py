@@ -168,7 +168,8 @@ def test_t2v_static_camera_still_moves_and_frames_param(clips):
     assert frames[0].std() > 10                                   # a drawn scene, not a flat colour
     diffs = [np.abs(frames[i].astype(int) - frames[i + 1]).mean() for i in range(28)]
     assert min(diffs[12:]) > 0.05                                 # moving detail: never a still
-    assert psnr(frames[0], frames[-1]) > 22                       # but no camera move
+    # but no camera move: the movers (motion.py) change part of the picture, the rest stays put
+    assert np.median(np.abs(frames[0].astype(int) - frames[-1])) < 2
 
 
 def test_drift_shifts_colour_and_contrast(tmp_path):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import models
+from .extend import render_start, usage_tokens
 from .faults import FaultInjector, Rule
 from .render import RenderSpec, crop_to_aspect, render_clip
 from .stats import Stats
@@ -76,7 +77,8 @@ class Task:
             if r.return_last_frame and not r.draft:
                 content["last_frame_url"] = self.last_frame_url
             b["content"] = content
-            tokens = models.billed_tokens(r.width, r.height, r.n_frames)
+            tokens = (usage_tokens(r.width, r.height, r.n_frames, r.reference_video_seconds, r.spec.family)
+                      if r.reference_video_seconds else models.billed_tokens(r.width, r.height, r.n_frames))
             b["usage"] = {"completion_tokens": tokens, "total_tokens": tokens}
         if self.status in ("failed", "expired") and self.error is not None:
             b["error"] = dict(self.error)
@@ -339,14 +341,14 @@ class TaskStore:
                 t0 = time.monotonic()
                 video = self.data_dir / f"{task.id}.mp4"
                 png = self.data_dir / f"{task.id}.last.png"
+                first, start = render_start(req, self.data_dir, crop_to_aspect)   # motion.py seams
                 spec = RenderSpec(
                     width=req.width, height=req.height, n_frames=req.n_frames, prompt=req.prompt,
-                    seed=task.seed,
-                    first_image=crop_to_aspect(req.first_image, req.width, req.height) if req.first_image else None,
+                    seed=task.seed, first_image=first,
                     last_image=crop_to_aspect(req.last_image, req.width, req.height) if req.last_image else None,
-                    reference_images=list(req.reference_images), camera_fixed=req.camera_fixed,
-                    generate_audio=bool(req.generate_audio), watermark=req.watermark,
-                    drift=self.drift, preset=self.preset)
+                    reference_images=[] if req.extend_index is not None else list(req.reference_images),
+                    camera_fixed=req.camera_fixed, generate_audio=bool(req.generate_audio),
+                    watermark=req.watermark, drift=self.drift, preset=self.preset, motion=start)
                 result = render_clip(spec, video, png)
                 self.stats.inc("renders")
                 self.stats.inc("render_ms", int((time.monotonic() - t0) * 1000))
