@@ -10,8 +10,9 @@ for that), deterministic per seed.
 
 How a clip starts (:class:`Start`) is what a seam test needs to see:
 
-- ``fresh``: new movers (from the seed) fade in from nothing; frame 0 is the first-frame image
-  untouched. Used for t2v, reference mode, and a first frame the emulator does not recognise.
+- ``fresh``: new movers (from the seed). Over a first-frame image they fade in from nothing, so
+  frame 0 is the image untouched (also a first frame the emulator does not recognise); in a scene
+  the emulator draws (t2v, reference mode) they are there from frame 0.
 - ``stall``: the first frame is a last frame the emulator rendered, so the movers' state at that
   frame is known (:func:`lookup_image`). A last frame carries no velocity, and real models hold
   nearly still for the first frames of a first-frame-conditioned clip before motion restarts,
@@ -186,7 +187,8 @@ def _tint(arr: np.ndarray, m: Mover, off: int, remove: bool) -> None:
 class MotionLayer:
     """The movers of one clip: ``movers_at(i)`` and ``apply(canvas, i, visibility)``."""
 
-    def __init__(self, width: int, height: int, n_frames: int, seed: int, start: Start | None = None):
+    def __init__(self, width: int, height: int, n_frames: int, seed: int, start: Start | None = None,
+                 *, fade_in: bool = True):
         self.W, self.H, self.n = width, height, n_frames
         start = start or Start()
         self.kind = start.kind
@@ -196,8 +198,8 @@ class MotionLayer:
         if st is None or not st.movers:
             self.kind = "fresh"
         self.baked: tuple[Mover, ...] = ()
-        if self.kind == "fresh":
-            ms = fresh_movers(width, height, seed)
+        if self.kind == "fresh":       # fade in over a first frame; a drawn scene has them from frame 0
+            ms = tuple(replace(m, amp=0.0 if fade_in else 1.0) for m in fresh_movers(width, height, seed))
         elif self.kind == "stall":
             self.baked = st.movers
             rng = random.Random(_stable_int("stall", seed))

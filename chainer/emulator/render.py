@@ -361,7 +361,7 @@ def iter_frames(spec: RenderSpec, motion_out: list | None = None):
     else:
         canvas = draw_scene(spec.prompt, spec.seed, W + 2 * margin, H + 2 * margin)
     last_canvas = _canvas(spec.last_image, margin) if spec.last_image is not None else None
-    layer = _motion.MotionLayer(W, H, n, spec.seed, spec.motion)
+    layer = _motion.MotionLayer(W, H, n, spec.seed, spec.motion, fade_in=spec.first_image is not None)
     canvas_arr = np.asarray(canvas)
     denom = max(1, n - 1)
     for i in range(n):
