@@ -8,12 +8,10 @@ content ("输入视频原有片段，不会重复生成"): the emulator renders 
 last frame, movers carrying on with their velocity (:mod:`chainer.emulator.motion`), starting one
 frame after the reference's end.
 
-Billing (hosts-2026.md s4, issue 12): ``floor(W*H*(24*d_out + 1 + 24*d_in)/1024)``, and for the
-2.0 family with a video input at least ``W*H*24*(d + ceil(2d/3))/1024`` (d = output seconds).
+Billing: :func:`chainer.extension.tokens_with_video_input` (hosts-2026.md s4, issue 12).
 """
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Sequence
@@ -21,6 +19,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from ..extension import EXTEND_FAMILIES, tokens_with_video_input
 from . import motion
 from .validate import ApiError, invalid
 
@@ -30,8 +29,6 @@ _EXTEND = re.compile(
     r"|向后延长\s*[「\"“]?\s*视频\s*(\d+)|(?<!向前)延长\s*[「\"“]?\s*视频\s*(\d+)"
     r"|生成\s*[「\"“]?\s*视频\s*(\d+)\s*[」\"”]?\s*之后",
     re.IGNORECASE)
-EXTEND_FAMILIES = ("2.0", "2.5")     # models with reference videos; hosts-2026.md s1b / s2
-VIDEO_MINIMUM_FAMILIES = ("2.0",)    # the minimum-token rule is published for the 2.0 family only
 
 
 def extension_target(prompt: str, n_videos: int, task_type: str | None = None) -> int | None:
@@ -68,23 +65,11 @@ def check_extension(model: str, family: str, prompt: str, n_videos: int,
     return target
 
 
-def billed_input_seconds(duration: float) -> float:
-    """Input-video seconds as billed. UNCONFIRMED: a clip of whole seconds plus or minus a frame
-    (Ark's own 4 s clips are 97 frames = 4.04 s) counts as the whole seconds, which reproduces the
-    one observed case (4 s video in, 96 frames billed); anything else counts exactly."""
-    whole = round(duration)
-    return float(whole) if abs(duration - whole) <= 1.5 / 24 else duration
-
-
 def usage_tokens(width: int, height: int, n_frames: int, input_seconds: Sequence[float],
                  family: str) -> int:
-    """``usage.completion_tokens`` of a task with ``input_seconds`` of reference video."""
-    d_in = sum(billed_input_seconds(d) for d in input_seconds)
-    tokens = math.floor(width * height * (n_frames + 24 * d_in) / 1024)
-    if input_seconds and family in VIDEO_MINIMUM_FAMILIES:
-        d = (n_frames - 1) / 24
-        tokens = max(tokens, math.floor(width * height * 24 * (d + math.ceil(2 * d / 3)) / 1024))
-    return tokens
+    """``usage.completion_tokens`` of a task with ``input_seconds`` of reference video (the rule
+    lives in :mod:`chainer.extension`, shared with the plan's estimate)."""
+    return tokens_with_video_input(width, height, n_frames, input_seconds, family)
 
 
 def last_frame(video: str | Path) -> Image.Image:

@@ -171,6 +171,22 @@ def score_take(take_clip: str | os.PathLike, prev_clip: str | os.PathLike | None
     return TakeScore(take or take_clip.stem, os.fspath(take_clip), float(total), comps, meas)
 
 
+def held_head(prev_clip: str | os.PathLike, clip: str | os.PathLike, *, max_frames: int = 8) -> int:
+    """How many leading frames of ``clip`` repeat ``prev_clip``'s last frame (a duplicated or held
+    frame a provider returned at an extension seam, or a chained clip's frame 0): the frames to
+    trim so the seam has neither. A repeat changes less than :data:`DUPLICATE` of the in-shot
+    motion before the seam (between 0.25 and 1 grey level)."""
+    tail, _ = _read(prev_clip, [-2, -1])
+    head, n = _read(clip, list(range(max_frames)))
+    pg = [_grey(tail[i]) for i in sorted(tail)]
+    before = _change(pg[0], pg[-1]) if len(pg) > 1 else 0.0
+    limit = min(1.0, max(0.25, DUPLICATE * before))
+    k = 0
+    while k < min(n, max_frames) and k in head and _change(pg[-1], _grey(head[k])) < limit:
+        k += 1
+    return k
+
+
 def rank_takes(takes: Iterable[tuple[str, str | os.PathLike]] | Sequence[str | os.PathLike],
                prev_clip: str | os.PathLike | None = None, *,
                last_image: str | os.PathLike | np.ndarray | None = None,
