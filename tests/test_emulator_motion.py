@@ -194,3 +194,20 @@ def test_extension_continues_motion_and_colour_while_a_last_frame_seam_stalls(se
         stall_ok += math.hypot(pb[0] - p1[0], pb[1] - p1[1]) < 0.15 * v + 1.5           # held still
     assert candidates >= 3, "too few free movers to measure"
     assert ext_ok == candidates and stall_ok == candidates, (ext_ok, stall_ok, candidates)
+
+
+def test_a_stall_starts_exactly_on_the_first_image_and_states_rescale():
+    first = image(W, H, seed=3)
+    out: list = []
+    frames = [np.asarray(f) for _, f in iter_frames(RenderSpec(width=W, height=H, n_frames=13, prompt=PROMPT,
+                                                               seed=2, first_image=first), out)]
+    end = out[0]
+    last = Image.fromarray(frames[-1])
+    stall = [np.asarray(f) for _, f in iter_frames(RenderSpec(width=W, height=H, n_frames=4, prompt=PROMPT, seed=4,
+                                                              first_image=last, motion=motion.Start("stall", end)))]
+    assert np.array_equal(stall[0], frames[-1])
+    half = motion.MotionLayer(W // 2, H // 2, 2, 1, motion.Start("continue", end))
+    assert half.kind == "continue"
+    m0, h0 = motion.advance(end, 1).movers[0], half.movers_at(0)[0]
+    assert (h0.x, h0.y) == pytest.approx((m0.x / 2, m0.y / 2), abs=1.0)
+    assert motion.MotionLayer(W, W, 2, 1, motion.Start("continue", end)).kind == "fresh"   # other aspect

@@ -184,6 +184,18 @@ def _tint(arr: np.ndarray, m: Mover, off: int, remove: bool) -> None:
         arr[y0:y1, x0:x1] = region * (1.0 - a) + col * a
 
 
+def _rescale(state: MotionState, width: int, height: int) -> MotionState | None:
+    """``state`` for a frame of another size with the same aspect (a 720p reference extended at
+    480p), or None when the aspect differs (the picture was cropped: positions are unknown)."""
+    if (state.width, state.height) == (width, height):
+        return state
+    sx, sy = width / state.width, height / state.height
+    if abs(sx / sy - 1.0) > 0.02:
+        return None
+    return MotionState(width, height, tuple(replace(m, x=m.x * sx, y=m.y * sy, vx=m.vx * sx, vy=m.vy * sy,
+                                                    r=m.r * (sx + sy) / 2) for m in state.movers))
+
+
 class MotionLayer:
     """The movers of one clip: ``movers_at(i)`` and ``apply(canvas, i, visibility)``."""
 
@@ -192,9 +204,7 @@ class MotionLayer:
         self.W, self.H, self.n = width, height, n_frames
         start = start or Start()
         self.kind = start.kind
-        st = start.state
-        if st is not None and (st.width, st.height) != (width, height):
-            st = None                     # another size: not the same picture, start fresh
+        st = _rescale(start.state, width, height) if start.state is not None else None
         if st is None or not st.movers:
             self.kind = "fresh"
         self.baked: tuple[Mover, ...] = ()
@@ -228,8 +238,9 @@ class MotionLayer:
         """``canvas`` (uint8, the frame-0 picture with a ``margin`` on each side) with the baked
         movers removed and frame ``i``'s movers drawn; ``canvas`` itself when nothing changes."""
         ms = tuple(replace(m, amp=m.amp * visibility) for m in self.movers_at(i))
-        if ms == self.baked:
-            return canvas
+        where = lambda movers: [(m.x, m.y, m.r, m.colour, m.amp) for m in movers]  # noqa: E731
+        if where(ms) == where(self.baked):
+            return canvas                 # e.g. frame 0 of a stall: exactly the first image
         H, W = canvas.shape[:2]
         boxes = [b for m in (*self.baked, *ms) if m.amp > 0 and (b := _box(m, margin, W, H))]
         if not boxes:
