@@ -168,7 +168,11 @@ def test_t2v_static_camera_still_moves_and_frames_param(clips):
     assert frames[0].std() > 10                                   # a drawn scene, not a flat colour
     diffs = [np.abs(frames[i].astype(int) - frames[i + 1]).mean() for i in range(28)]
     assert min(diffs[12:]) > 0.05                                 # moving detail: never a still
-    assert psnr(frames[0], frames[-1]) > 22                       # but no camera move
+    # but no camera move: the movers (motion.py) change part of the picture, the rest stays put
+    # (median over a 64x36 grey version, where the coding noise averages out)
+    g0, gl = (np.asarray(Image.fromarray(f).convert("L").resize((64, 36), Image.BOX), float)
+              for f in (frames[0], frames[-1]))
+    assert np.median(np.abs(g0 - gl)) < 1.0
 
 
 def test_drift_shifts_colour_and_contrast(tmp_path):

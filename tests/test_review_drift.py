@@ -171,3 +171,81 @@ def test_emulator_drift_is_reduced_by_match(tmp_path):
     after = max(r.after.drift for r in res.values())
     assert before > 6, before
     assert after < 0.35 * before, (before, after)
+
+
+def test_match_regrades_only_clips_whose_inputs_changed(tmp_path):
+    clips = make_chain(tmp_path / "clips", ["s1", "s2", "s3", "s4"], drift=1.0, audio=False)
+    triples = [(p.stem, 0, p) for p in clips]
+    events = []
+    first = apply_drift_guard(triples, tmp_path / "graded", mode="match",
+                              progress=lambda *e: events.append(e))
+    graded = [s for s, r in first.items() if r.corrected]
+    assert graded == ["s1", "s2", "s3", "s4"] and not any(r.cached for r in first.values())
+    assert [e for e in events if e[3] == "graded"] == [(k + 1, 4, s, "graded") for k, s in enumerate(graded)]
+    assert [e[2] for e in events if e[3] == "grading"] == graded
+    stamp = {s: (first[s].clip.stat().st_mtime_ns, first[s].clip.stat().st_ino) for s in graded}
+
+    # same inputs: nothing is re-encoded, the same graded clips come back
+    events.clear()
+    again = apply_drift_guard(triples, tmp_path / "graded", mode="match", progress=lambda *e: events.append(e))
+    assert [e[3] for e in events] == ["cached"] * 4
+    assert all(again[s].cached and again[s].clip == first[s].clip for s in graded)
+    assert {s: (again[s].clip.stat().st_mtime_ns, again[s].clip.stat().st_ino) for s in graded} == stamp
+    assert [round(again[s].after.drift, 3) for s in graded] == [round(first[s].after.drift, 3) for s in graded]
+
+    # s3 resubmitted (new bytes): only s3 is graded again
+    redo = make_chain(tmp_path / "redo", ["s1", "s2", "s3"], drift=1.6, audio=False)[2]
+    clips[2].write_bytes(redo.read_bytes())
+    events.clear()
+    third = apply_drift_guard(triples, tmp_path / "graded", mode="match", progress=lambda *e: events.append(e))
+    assert [(e[2], e[3]) for e in events if e[3] != "grading"] == [("s1", "cached"), ("s2", "cached"),
+                                                                  ("s3", "graded"), ("s4", "cached")]
+    assert third["s3"].after.drift < 0.5 * third["s3"].before.drift
+    # a graded output altered on disk is not trusted
+    first["s4"].clip.write_bytes(b"not a video")
+    events.clear()
+    apply_drift_guard(triples, tmp_path / "graded", mode="match", progress=lambda *e: events.append(e))
+    assert ("s4", "graded") in [(e[2], e[3]) for e in events]
+    # a new reference (the first shot changed) regrades the whole sequence
+    clips[0].write_bytes(make_chain(tmp_path / "ref", ["s1"], drift=0.0, t0=0.5, audio=False)[0].read_bytes())
+    events.clear()
+    apply_drift_guard(triples, tmp_path / "graded", mode="match", progress=lambda *e: events.append(e))
+    assert "cached" not in [e[3] for e in events]
+
+
+def test_match_keeps_a_requested_last_frame(tmp_path):
+    """s2 ends on a requested last image (a bookend). Grading it like any shot moves that frame
+    (the old behaviour, kept reachable without ``bookends``); with ``bookends`` the correction
+    blends to zero there and the next shot starts from zero, so the seam stays continuous."""
+    render = pytest.importorskip("chainer.emulator.render")
+    from PIL import Image
+
+    from chainer.review.frames import read_first_last
+    from emulator_util import image
+
+    w, h = 432, 240
+    bookend = np.asarray(render.draw_scene("golden desert dunes at sunset", 5, w, h))
+    clips, img = [], image(w, h, seed=1)
+    for i in range(3):
+        spec = render.RenderSpec(width=w, height=h, n_frames=25, prompt="a calm lake, static camera", seed=7 + i,
+                                 first_image=img, last_image=Image.fromarray(bookend) if i == 1 else None,
+                                 drift=0.15, preset="ultrafast")
+        r = render.render_clip(spec, tmp_path / f"s{i + 1}.mp4", tmp_path / f"s{i + 1}.png")
+        img = Image.open(r.last_frame_png).convert("RGB")
+        clips.append(r.video)
+    triples = [(p.stem, 0, p) for p in clips]
+    ungraded = psnr(read_first_last(clips[1], max_width=None)[1], bookend)
+    assert ungraded > 36
+    plain = apply_drift_guard(triples, tmp_path / "plain", mode="match")
+    assert plain["s2"].corrected
+    moved = psnr(read_first_last(plain["s2"].clip, max_width=None)[1], bookend)
+    assert moved < ungraded - 5, (ungraded, moved)                       # what the guard did before
+    kept = apply_drift_guard(triples, tmp_path / "kept", mode="match", bookends={"s2"})
+    assert kept["s2"].bookend and kept["s2"].corrected                  # its first frame is still graded
+    g2 = read_first_last(kept["s2"].clip, max_width=None)
+    assert psnr(g2[1], bookend) > ungraded - 1.0, (ungraded, psnr(g2[1], bookend))
+    assert kept["s2"].transfer["end"] == {"scale": [1.0, 1.0, 1.0], "offset": [0.0, 0.0, 0.0]}
+    g3 = read_first_last(kept["s3"].clip if kept["s3"].corrected else clips[2], max_width=None)
+    assert psnr(g2[1], g3[0]) > 34                                       # no step at the seam after it
+    if kept["s3"].corrected:
+        assert kept["s3"].transfer["start"] == {"scale": [1.0, 1.0, 1.0], "offset": [0.0, 0.0, 0.0]}

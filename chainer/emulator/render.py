@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from ..media import ffmpeg
+from . import motion as _motion
 
 FPS = 24
 SAMPLE_RATE = 48000
@@ -52,6 +53,7 @@ class RenderSpec:
     preset: str = "medium"
     threads: int = 2
     codec: str = "h264"              # "hevc10": 10-bit HEVC like Ark's 2.5 1080p / 2.0 4k
+    motion: "_motion.Start | None" = None     # how the movers start (None: fresh); see motion.py
 
 
 @dataclass
@@ -62,6 +64,7 @@ class RenderResult:
     width: int
     height: int
     audio: bool
+    motion_end: "_motion.MotionState | None" = None   # the movers at the last frame (screen coords)
 
 
 # ---- image preparation (ark-api.md section 3 cropping rule) -----------------------------------
@@ -287,6 +290,17 @@ def _affine(W: int, H: int, M: int, zoom: float, dx: float, dy: float, rot: floa
     return (a, b, tx, d, e, ty)
 
 
+def _to_screen(W: int, H: int, M: int, zoom: float, dx: float, dy: float, rot: float):
+    """Inverse of :func:`_affine`: a frame-0 point -> where the camera shows it."""
+    a, b, tx, d, e, ty = _affine(W, H, M, zoom, dx, dy, rot)
+    det = a * e - b * d
+
+    def f(x: float, y: float) -> tuple[float, float]:
+        X, Y = x + M - tx, y + M - ty
+        return (e * X - b * Y) / det, (a * Y - d * X) / det
+    return f
+
+
 def _cam_at(cam: CameraMove, t: float, W: int, H: int, seed: int) -> tuple[float, float, float, float]:
     """(zoom, dx_px, dy_px, rot) at progress t in [0, 1]; identity at t = 0."""
     zoom = cam.zoom ** t
@@ -302,31 +316,6 @@ def _canvas(image: Image.Image, margin: int) -> Image.Image:
     arr = np.asarray(image.convert("RGB"))
     padded = np.pad(arr, ((margin, margin), (margin, margin), (0, 0)), mode="reflect")
     return Image.fromarray(padded)
-
-
-class _Particles:
-    """Soft drifting specks (dust, birds, snow...) drawn over the frame: the moving detail."""
-
-    def __init__(self, W: int, H: int, seed: int, colour: tuple[int, int, int], n: int = 14):
-        rng = random.Random(_stable_int("particles", seed))
-        s = min(W, H)
-        self.W, self.H = W, H
-        self.p = [(rng.uniform(0, W), rng.uniform(0, H), rng.uniform(-0.25, 0.25) * W,
-                   rng.uniform(-0.12, 0.12) * H, rng.uniform(0.006, 0.018) * s, rng.uniform(0, 6.28))
-                  for _ in range(n)]
-        self.layer = Image.new("RGB", (W, H), colour)
-
-    def apply(self, frame: Image.Image, t_sec: float, amount: float) -> Image.Image:
-        if amount <= 0:
-            return frame
-        mask = Image.new("L", (self.W, self.H), 0)
-        d = ImageDraw.Draw(mask)
-        for x0, y0, vx, vy, r, ph in self.p:
-            x = (x0 + vx * t_sec) % self.W
-            y = (y0 + vy * t_sec + 0.02 * self.H * math.sin(ph + 2.0 * t_sec)) % self.H
-            rr = r * (1 + 0.3 * math.sin(ph + 3 * t_sec))
-            d.ellipse((x - rr, y - rr, x + rr, y + rr), fill=int(170 * amount))
-        return Image.composite(self.layer, frame, mask)
 
 
 def _drift(arr: np.ndarray, amount: float) -> np.ndarray:
@@ -352,8 +341,9 @@ def _watermark(img: Image.Image) -> Image.Image:
     return img
 
 
-def iter_frames(spec: RenderSpec):
-    """Yield (index, PIL frame before watermark) for the whole clip."""
+def iter_frames(spec: RenderSpec, motion_out: list | None = None):
+    """Yield (index, PIL frame before watermark) for the whole clip. ``motion_out`` (a list) gets
+    the movers' state at the last frame appended (see :mod:`chainer.emulator.motion`)."""
     W, H, n = spec.width, spec.height, spec.n_frames
     cam = camera_from_prompt(spec.prompt, spec.camera_fixed, spec.seed)
     margin = int(math.ceil(0.32 * max(W, H)))
@@ -373,17 +363,23 @@ def iter_frames(spec: RenderSpec):
     else:
         canvas = draw_scene(spec.prompt, spec.seed, W + 2 * margin, H + 2 * margin)
     last_canvas = _canvas(spec.last_image, margin) if spec.last_image is not None else None
-    colour = _palette(spec.prompt)["accent"]
-    particles = _Particles(W, H, spec.seed, colour)
+    layer = _motion.MotionLayer(W, H, n, spec.seed, spec.motion, fade_in=spec.first_image is not None)
+    canvas_arr = np.asarray(canvas)
     denom = max(1, n - 1)
     for i in range(n):
         t = i / denom
         zoom, dx, dy, rot = _cam_at(cam, t, W, H, spec.seed)
+        # movers fade out as a last image blends in, so the clip still lands exactly on it
+        visibility = 1.0 - _smooth((t - 0.25) / 0.75) if last_canvas is not None else 1.0
+        moved = layer.apply(canvas_arr, i, margin, visibility)
+        src = canvas if moved is canvas_arr else Image.fromarray(moved)
         if i == 0:
-            frame = canvas.crop((margin, margin, margin + W, margin + H))
+            frame = src.crop((margin, margin, margin + W, margin + H))
         else:
-            frame = canvas.transform((W, H), Image.AFFINE, _affine(W, H, margin, zoom, dx, dy, rot),
-                                     resample=Image.BILINEAR)
+            frame = src.transform((W, H), Image.AFFINE, _affine(W, H, margin, zoom, dx, dy, rot),
+                                  resample=Image.BILINEAR)
+        if i == n - 1 and motion_out is not None:
+            motion_out.append(layer.end_state(i, visibility, _to_screen(W, H, margin, zoom, dx, dy, rot)))
         blend = 0.0
         if last_canvas is not None:
             # Reverse move over the last image that lands exactly on it at t = 1.
@@ -397,8 +393,6 @@ def iter_frames(spec: RenderSpec):
                                                   _affine(W, H, margin, 1 / z2, -dx2, -dy2, -r2),
                                                   resample=Image.BILINEAR)
                 frame = Image.blend(frame, other, blend) if blend < 1 else other
-        amount = _smooth(i / 12.0) * (1.0 - blend)      # 0 at frame 0 (frame 0 = the image)
-        frame = particles.apply(frame, i / FPS, amount)
         if spec.drift:
             frame = Image.fromarray(_drift(np.asarray(frame), spec.drift * t * (1.0 - blend)))
         yield i, frame
@@ -450,9 +444,10 @@ def render_clip(spec: RenderSpec, video_path: str | Path, png_path: str | Path) 
     """Render ``spec`` to an MP4 and write the exact last frame (before encoding) as PNG."""
     video_path, png_path = Path(video_path), Path(png_path)
     last: list[Image.Image] = []
+    motion_end: list = []
 
     def frames():
-        for i, frame in iter_frames(spec):
+        for i, frame in iter_frames(spec, motion_end):
             if i == spec.n_frames - 1:
                 last.append(frame)
             yield np.asarray(_watermark(frame) if spec.watermark else frame)
@@ -471,5 +466,8 @@ def render_clip(spec: RenderSpec, video_path: str | Path, png_path: str | Path) 
     last[0].save(tmp_png, format="PNG", optimize=False, compress_level=6)
     tmp_video.replace(video_path)
     tmp_png.replace(png_path)
+    if motion_end:      # so a later request sending this last frame or this clip continues from it
+        _motion.save_end(png_path.parent, video_path, np.asarray(last[0]), motion_end[0])
     return RenderResult(video=video_path, last_frame_png=png_path, frames=spec.n_frames,
-                        width=spec.width, height=spec.height, audio=audio is not None)
+                        width=spec.width, height=spec.height, audio=audio is not None,
+                        motion_end=motion_end[0] if motion_end else None)

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Callable
 
 from .. import models
+from ..extension import billed_input_seconds
+from .extend import render_start
 from .faults import FaultInjector, Rule
 from .limits import AccountLimits
 from .render import RenderSpec, crop_to_aspect, render_clip
@@ -81,9 +83,10 @@ class Task:
             if r.return_last_frame and not r.draft:
                 content["last_frame_url"] = self.last_frame_url
             b["content"] = content
+            d_in = sum(Fraction(billed_input_seconds(d)).limit_denominator(1000)
+                       for d in r.reference_video_seconds)
             tokens = models.usage_tokens(
-                r.width, r.height, Fraction(r.n_frames - 1, models.FPS),
-                Fraction(r.input_video_seconds).limit_denominator(1000), spec=r.spec,
+                r.width, r.height, Fraction(r.n_frames - 1, models.FPS), d_in, spec=r.spec,
                 audio=bool(r.generate_audio), draft=r.draft,
                 video_input=r.n_reference_videos > 0)
             b["usage"] = {"completion_tokens": tokens, "total_tokens": tokens}
@@ -385,14 +388,14 @@ class TaskStore:
                 t0 = time.monotonic()
                 video = self.data_dir / f"{task.id}.mp4"
                 png = self.data_dir / f"{task.id}.last.png"
+                first, start = render_start(req, self.data_dir, crop_to_aspect)   # motion.py seams
                 spec = RenderSpec(
                     width=req.width, height=req.height, n_frames=req.n_frames, prompt=req.prompt,
-                    seed=task.seed,
-                    first_image=crop_to_aspect(req.first_image, req.width, req.height) if req.first_image else None,
+                    seed=task.seed, first_image=first,
                     last_image=crop_to_aspect(req.last_image, req.width, req.height) if req.last_image else None,
-                    reference_images=list(req.reference_images), camera_fixed=req.camera_fixed,
-                    generate_audio=bool(req.generate_audio), watermark=req.watermark,
-                    drift=self.drift, preset=self.preset,
+                    reference_images=[] if req.extend_index is not None else list(req.reference_images),
+                    camera_fixed=req.camera_fixed, generate_audio=bool(req.generate_audio),
+                    watermark=req.watermark, drift=self.drift, preset=self.preset, motion=start,
                     # Ark delivers 2.5 1080p and 2.0 4k as 10-bit HEVC (the table says which)
                     codec="hevc10" if req.spec.is_hevc_10bit(req.resolution) else "h264")
                 result = render_clip(spec, video, png)

@@ -99,11 +99,13 @@ class TaskRequest:
     last_image: Image.Image | None = None
     reference_images: list[Image.Image] = field(default_factory=list)
     n_reference_videos: int = 0
+    reference_videos: list[str] = field(default_factory=list)          # local paths (own result URLs)
+    reference_video_seconds: list[float] = field(default_factory=list)
+    extend_index: int | None = None           # extension of reference video n (extend.py)
     n_reference_audio: int = 0
     draft_task_id: str | None = None
     output_format: str = "mp4"
     omni_reference_task_type: str | None = None
-    input_video_seconds: float = 0.0          # reference video seconds (billed as input)
 
 
 # ---- small typed getters ------------------------------------------------------------------------
@@ -338,6 +340,9 @@ def validate_create(body: Any, *, fetch_local: Callable[[str], bytes | None] = l
     total_video = 0.0
     first = last = None
     refs: list[Image.Image] = []
+    video_paths: list[str] = []
+    video_seconds: list[float] = []
+    extend_index = None
     if drafts:
         if not spec.draft:
             raise invalid("content", f"draft_task content is not supported by {model}")
@@ -398,9 +403,14 @@ def validate_create(body: Any, *, fetch_local: Callable[[str], bytes | None] = l
             if not lo <= dur <= hi + 0.5:
                 raise invalid(p, f"reference video duration {dur:.2f} s must be in [{lo:g}, {hi:g}] s")
             total_video += dur
+            video_paths.append(path)
+            video_seconds.append(dur)
         limit = spec.reference_video_total
         if limit is not None and total_video > limit + 0.5:
             raise invalid("content", f"reference videos total {total_video:.1f} s; the limit is {limit:g} s")
+        from .extend import check_extension
+
+        extend_index = check_extension(model, spec.family, prompt, len(videos))
         for idx, url in audios:
             p = f"content[{idx}].audio_url.url"
             if not isinstance(url, str) or not re.match(r"^data:audio/(wav|mp3|mpeg|x-wav);base64,", url):
@@ -508,9 +518,10 @@ def validate_create(body: Any, *, fetch_local: Callable[[str], bytes | None] = l
         draft=draft, return_last_frame=return_last_frame, service_tier=service_tier,
         execution_expires_after=expires, priority=priority,
         output_format=output_format or "mp4", omni_reference_task_type=omni,
-        input_video_seconds=total_video, callback_url=callback_url,
+        callback_url=callback_url,
         safety_identifier=safety_identifier, tools=tools, first_image=first, last_image=last,
         reference_images=refs, n_reference_videos=len(videos), n_reference_audio=len(audios),
+        reference_videos=video_paths, reference_video_seconds=video_seconds, extend_index=extend_index,
         draft_task_id=drafts[0][1] if drafts else None)
 
 

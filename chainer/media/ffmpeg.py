@@ -237,7 +237,7 @@ def last_frame_png8(src: str | os.PathLike, out: str | os.PathLike) -> None:
 
 # ---- colour grading (review/drift guard) --------------------------------------------------------
 
-def grade_lut3d(src: str | os.PathLike, dst: str | os.PathLike, luts: Sequence[str | os.PathLike],
+def grade_lut3d(src: str | os.PathLike, dst: str | os.PathLike, luts: Sequence[str | os.PathLike | None],
                 *, ramp_seconds: float | None = None, crf: int = 16, preset: str = "medium",
                 threads: int | None = 2, interp: str = "tetrahedral",
                 timeout: float | None = None) -> None:
@@ -248,17 +248,24 @@ def grade_lut3d(src: str | os.PathLike, dst: str | os.PathLike, luts: Sequence[s
     output keeps every input frame). Video: x264 High yuv420p at ``crf`` (<= 18), frames passed
     through one to one. The LUT files are copied into a scratch directory and named plainly so no
     path ever needs filtergraph escaping.
+
+    In the two-LUT form either one may be None: that end is the source picture itself, untouched
+    (the mix then runs in yuv420p), so a frame that must not move (a requested last frame) leaves
+    exactly as decoded rather than through an RGB round trip (~1-2 dB on saturated detail).
     """
     import shutil
 
-    if not 1 <= len(luts) <= 2:
-        raise ValueError("grade_lut3d takes one or two LUTs")
+    if not 1 <= len(luts) <= 2 or all(lut is None for lut in luts) or (len(luts) == 1 and luts[0] is None):
+        raise ValueError("grade_lut3d takes one or two LUTs (in the two-LUT form one may be None)")
     if crf > 18:
         raise ValueError("grade_lut3d: crf must be <= 18 (a grade must not cost visible quality)")
     src, dst = Path(src).resolve(), Path(dst).resolve()
     with tempfile.TemporaryDirectory(prefix="chainer-lut-") as tmp:
-        names = []
+        names: list[str | None] = []
         for i, lut in enumerate(luts):
+            if lut is None:
+                names.append(None)
+                continue
             name = f"lut{i}.cube"
             shutil.copyfile(lut, Path(tmp) / name)
             names.append(name)
@@ -268,8 +275,12 @@ def grade_lut3d(src: str | os.PathLike, dst: str | os.PathLike, luts: Sequence[s
         else:
             if not ramp_seconds or ramp_seconds <= 0:
                 raise ValueError("grade_lut3d: two LUTs need ramp_seconds > 0")
-            graph = (f"[0:v:0]split=2[a][b];[a]lut3d=file={names[0]}:interp={interp}[a1];"
-                     f"[b]lut3d=file={names[1]}:interp={interp}[b1];"
+            if None in names:
+                a1, b1 = (f"lut3d=file={n}:interp={interp},format=yuv420p" if n else "format=yuv420p"
+                          for n in names)
+            else:
+                a1, b1 = (f"lut3d=file={n}:interp={interp}" for n in names)
+            graph = (f"[0:v:0]split=2[a][b];[a]{a1}[a1];[b]{b1}[b1];"
                      f"[a1][b1]xfade=transition=fade:duration={ramp_seconds:.6f}:offset=0[v]")
             args += ["-filter_complex", graph, "-map", "[v]"]
         args += ["-map", "0:a?", *X264_DEFAULTS, "-preset", preset, "-crf", str(crf)]
