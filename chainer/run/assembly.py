@@ -101,8 +101,15 @@ def drift_guard(plan, run_dir: Path, clips, message: Callable[[str], None]):
 
     if mode == "match":
         message("drift guard: matching colour to each sequence's first shot")
+    def graded(done: int, total: int, shot_id: str, action: str) -> None:
+        if action != "grading":
+            message(f"drift guard: {shot_id} {action} ({done}/{total})")
+
+    # a shot with a requested last frame (last_image) keeps it: its correction blends to zero there
     guard = apply_drift_guard([(s.id, s.sequence, path) for s, path in clips],
-                              Path(run_dir) / GRADED_DIR, mode=mode, base_dir=run_dir)
+                              Path(run_dir) / GRADED_DIR, mode=mode, base_dir=run_dir,
+                              bookends={s.id for s, _ in clips if s.last_image},
+                              progress=graded if mode == "match" else None)
     return [(s, Path(guard[s.id].clip) if s.id in guard else path) for s, path in clips]
 
 
