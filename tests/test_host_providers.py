@@ -292,3 +292,20 @@ def test_host_error_messages_are_redacted_before_they_are_bounded():
     exc = HostHTTPError(400, code="bad", param=None, message=long_text, method="POST", what="/x",
                         secrets=(KEY,))
     assert KEY not in str(exc) and KEY[:8] not in str(exc) and "k" * 20 not in exc.provider_message
+
+
+def test_byteplus_ambiguous_create_found_by_its_marker(tmp_path):
+    plan = plan_for(tmp_path)
+    faults = {"drop_after_create": {"schedule": [1]}}
+    with Emulator(fast_cfg(api="byteplus", queue_delay=3600, api_key=KEY, faults=faults)) as emu:
+        with open_provider("byteplus", base_url=emu.base_url, api_key=KEY) as p:
+            req = p.build_request(plan.shots[0], marker="chainer-m-0001")
+            assert req.marker_sent and req.body["safety_identifier"] == "chainer-m-0001"
+            since = time.time()
+            with pytest.raises(Exception) as exc:
+                p.submit(req)
+            assert p.classify(exc.value).kind == "ambiguous"
+            found = p.find(req, since=since)
+            assert found.kind == "proven" and found.task.model == "dreamina-seedance-2-0-260128"
+            assert found.task.marker == "chainer-m-0001" and found.task.state == "queued"
+        assert emu.stats()["tasks_created"] == 1
