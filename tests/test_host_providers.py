@@ -79,7 +79,7 @@ def render_chain(p, plan, out_dir):
             p.download(st.last_frame_url, png, max_bytes=30_000_000, deadline=60)
             frame = png_data_uri(png)
         else:
-            frame = extract_last_frame(clip, out_dir / f"{shot.id}.last.png").data_uri()
+            frame = extract_last_frame(clip, out_dir / f"{shot.id}.last.png", limits=p.image_limits).data_uri()
         done.append((st, clip))
     return done
 
