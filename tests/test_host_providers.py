@@ -125,6 +125,9 @@ def test_three_chained_shots_through_the_adapter(tmp_path, provider, api):
                 assert models == set(stats["tasks_by_model"])
             price = p.price(plan.shots[0])
             assert price is None if provider == "replicate" else (price.currency == "USD" and price.per_mtok > 0)
+            est = p.estimate(plan.shots[0])
+            assert est is None if provider == "replicate" else est == pytest.approx(
+                plan.shots[0].est_tokens / 1e6 * price.per_mtok)
             # lookup and cancel through the adapter
             assert p.lookup(done[0][0].id).kind == "present"
             assert p.lookup(done[0][0].id).task.state == "succeeded"

@@ -317,6 +317,9 @@ class ArkProvider(Provider):
     def expected_seconds(self, shot) -> float | None:
         return shot.est_wall_seconds if self.name == "ark" else None
 
+    def estimate(self, shot) -> float | None:
+        return shot.est_cost          # the plan's estimate (Ark prices, flex discount applied)
+
     def cost(self, task: TaskStatus, per_mtok: float | None) -> float | None:
         if task.tokens is None or per_mtok is None:
             return None

@@ -42,7 +42,9 @@ Contract (what the run relies on; an adapter that cannot keep a point says so in
 - :meth:`classify`: any exception raised by this adapter -> :class:`Failure`.
 - :meth:`poll_policy`: the default :class:`~chainer.providers.poll.PollPolicy` for this host.
 - :meth:`price`: :class:`Price` (per million tokens + currency) for a planned shot, or ``None``
-  when unknown; :meth:`cost` turns a finished task's usage into money (tier discounts included).
+  when unknown; :meth:`estimate`: the expected cost of one task of the shot in :attr:`currency`
+  (what the payment gate counts); :meth:`cost` turns a finished task's usage into money (tier
+  discounts included).
 - :meth:`download`: stream a result URL into a file, bounded by ``max_bytes`` and ``deadline``
   seconds overall; raises (classify: ``result_gone`` when the URL no longer answers).
 - :meth:`close`: release connections.
@@ -260,9 +262,16 @@ def decide_ownership(request: ProviderRequest, tasks: list[TaskStatus], *, compl
                     "differ from the request")
             return FindResult.proven(mine[0], "marker echoed", [t.id for t in mine[1:]])
         if markers_echoed:
-            if complete:
-                return FindResult.absent("no task carries this attempt's marker (complete scan)")
-            return FindResult.unknown("the task list was not scanned to its end")
+            # a task with another marker is not ours; one WITHOUT a marker might be, stripped
+            unmarked = [t for t in tasks if not t.marker and t.id not in known
+                        and _same_request(t, request, require_all=False)
+                        and (window is None or t.created_at is None
+                             or window[0] <= t.created_at <= window[1])]
+            if not unmarked:
+                if complete:
+                    return FindResult.absent("no task carries this attempt's marker (complete scan)")
+                return FindResult.unknown("the task list was not scanned to its end")
+            # judged on its parameters below
     if not complete:
         return FindResult.unknown("the task list was not scanned to its end")
     if window is None:
@@ -359,6 +368,11 @@ class Provider(ABC):
     def price(self, shot) -> Price | None:
         per = getattr(shot, "price_per_mtok", None)
         return Price(float(per), self.currency) if per is not None else None
+
+    def estimate(self, shot) -> float | None:
+        p = self.price(shot)
+        tokens = getattr(shot, "est_tokens", None)
+        return None if p is None or tokens is None else tokens / 1e6 * p.per_mtok
 
     def cost(self, task: TaskStatus, per_mtok: float | None) -> float | None:
         if task.tokens is None or per_mtok is None:
