@@ -79,7 +79,7 @@ def render_chain(p, plan, out_dir):
             p.download(st.last_frame_url, png, max_bytes=30_000_000, deadline=60)
             frame = png_data_uri(png)
         else:
-            frame = extract_last_frame(clip, out_dir / f"{shot.id}.last.png").data_uri()
+            frame = extract_last_frame(clip, out_dir / f"{shot.id}.last.png", limits=p.image_limits).data_uri()
         done.append((st, clip))
     return done
 
@@ -125,6 +125,9 @@ def test_three_chained_shots_through_the_adapter(tmp_path, provider, api):
                 assert models == set(stats["tasks_by_model"])
             price = p.price(plan.shots[0])
             assert price is None if provider == "replicate" else (price.currency == "USD" and price.per_mtok > 0)
+            est = p.estimate(plan.shots[0])
+            assert est is None if provider == "replicate" else est == pytest.approx(
+                plan.shots[0].est_tokens / 1e6 * price.per_mtok)
             # lookup and cancel through the adapter
             assert p.lookup(done[0][0].id).kind == "present"
             assert p.lookup(done[0][0].id).task.state == "succeeded"
@@ -292,3 +295,20 @@ def test_host_error_messages_are_redacted_before_they_are_bounded():
     exc = HostHTTPError(400, code="bad", param=None, message=long_text, method="POST", what="/x",
                         secrets=(KEY,))
     assert KEY not in str(exc) and KEY[:8] not in str(exc) and "k" * 20 not in exc.provider_message
+
+
+def test_byteplus_ambiguous_create_found_by_its_marker(tmp_path):
+    plan = plan_for(tmp_path)
+    faults = {"drop_after_create": {"schedule": [1]}}
+    with Emulator(fast_cfg(api="byteplus", queue_delay=3600, api_key=KEY, faults=faults)) as emu:
+        with open_provider("byteplus", base_url=emu.base_url, api_key=KEY) as p:
+            req = p.build_request(plan.shots[0], marker="chainer-m-0001")
+            assert req.marker_sent and req.body["safety_identifier"] == "chainer-m-0001"
+            since = time.time()
+            with pytest.raises(Exception) as exc:
+                p.submit(req)
+            assert p.classify(exc.value).kind == "ambiguous"
+            found = p.find(req, since=since)
+            assert found.kind == "proven" and found.task.model == "dreamina-seedance-2-0-260128"
+            assert found.task.marker == "chainer-m-0001" and found.task.state == "queued"
+        assert emu.stats()["tasks_created"] == 1

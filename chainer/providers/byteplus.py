@@ -20,7 +20,7 @@ from .. import _host_ids
 from ..errors import InputError
 from ..ark.client import check_base_url
 from .ark import ArkProvider
-from .base import Price, ProviderRequest, register
+from .base import Price, Provider, ProviderRequest, register
 from .hosthttp import key_identity_for
 
 DEFAULT_BASE_URL = "https://ark.ap-southeast.bytepluses.com/api/v3"
@@ -52,6 +52,10 @@ class BytePlusProvider(ArkProvider):
 
     def expected_seconds(self, shot) -> float | None:
         return getattr(shot, "est_wall_seconds", None) or None
+
+    def estimate(self, shot) -> float | None:
+        # ArkProvider's estimate is the plan's (Volcengine CNY) figure; BytePlus bills USD
+        return Provider.estimate(self, shot)
 
     def price(self, shot) -> Price | None:
         return _host_ids.price_for(shot.model, "byteplus", resolution=shot.resolution,

@@ -32,6 +32,7 @@ from .base import (Failure, FindResult, Lookup, Price, Provider, ProviderRequest
                    register, valid_task_id)
 from .hosthttp import (HostHTTP, HostHTTPError, HostResponseError, check_base_url, classify_failure,
                        guarded_download, key_identity_for)
+from ..media.last_frame import SEEDANCE_LIMITS
 from .poll import PollPolicy
 
 DEFAULT_BASE_URL = "https://queue.fal.run"
@@ -69,6 +70,9 @@ class FalProvider(Provider):
     name = "fal"
     currency = "USD"
     returns_last_frame = False
+    # what a locally extracted last frame must fit to be sent as the next image_url (UNCONFIRMED:
+    # fal publishes no Seedance image limits; Seedance's own apply)
+    image_limits = SEEDANCE_LIMITS
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
                  transport=None, poll: PollPolicy | None = None, emulator: Any = None,

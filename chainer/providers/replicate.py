@@ -36,6 +36,7 @@ from .base import (CREATE_SLACK, Failure, FindResult, Lookup, Price, Provider, P
                    TaskStatus, decide_ownership, register, valid_task_id)
 from .hosthttp import (HostHTTP, HostHTTPError, HostResponseError, check_base_url, classify_failure,
                        guarded_download, key_identity_for)
+from ..media.last_frame import SEEDANCE_LIMITS
 from .poll import PollPolicy
 
 DEFAULT_BASE_URL = "https://api.replicate.com"
@@ -114,6 +115,9 @@ class ReplicateProvider(Provider):
     name = "replicate"
     currency = "USD"
     returns_last_frame = False
+    # what a locally extracted last frame must fit to be sent as the next ``image`` (UNCONFIRMED:
+    # Replicate publishes no Seedance image limits; Seedance's own apply)
+    image_limits = SEEDANCE_LIMITS
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
                  transport=None, poll: PollPolicy | None = None, emulator: Any = None,
