@@ -20,7 +20,7 @@ from chainer.media import ffmpeg
 from chainer.review.colour import LabStats, delta_e
 from emulator_util import LITE_I2V, PRO_15, TASKS, V20, client, create, data_url, image, wait_status
 
-W, H = models.MODELS[V20].pixels("480p", "16:9")        # 864x496
+W, H = models.resolve_model(V20).pixels("480p", "16:9")        # 864x496
 PROMPT = "boats on a lake, static camera"
 
 

@@ -18,7 +18,7 @@ from chainer.extension import (check_extension_source, extension_content, extens
 from chainer.review.takes import held_head, score_take
 from emulator_util import V20, client, create, data_url, image, wait_status
 
-W, H = models.MODELS[V20].pixels("480p", "16:9")
+W, H = models.resolve_model(V20).pixels("480p", "16:9")
 
 
 def test_prompt_and_content():
