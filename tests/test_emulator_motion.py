@@ -14,7 +14,8 @@ from PIL import Image
 
 from chainer import models
 from chainer.emulator import Emulator, EmulatorConfig, motion
-from chainer.emulator.extend import extension_target, usage_tokens
+from chainer.emulator.extend import extension_target
+from chainer.extension import tokens_with_video_input as usage_tokens
 from chainer.emulator.render import RenderSpec, iter_frames
 from chainer.media import ffmpeg
 from chainer.review.colour import LabStats, delta_e
