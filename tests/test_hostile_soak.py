@@ -32,7 +32,8 @@ from chainer.emulator import Emulator, EmulatorConfig
 from hostile_provider import HostileProvider, Rule
 from hostile_util import KEY, Result, Scene, leaks_in_text, leaks_in_tree, tasks_per_prompt
 
-pytestmark = pytest.mark.slow
+# ~2 minutes on an idle 2-core machine; 10 on one shared by five busy sessions: a wide timeout
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 SEED = int(os.environ.get("CHAINER_SOAK_SEED", "1010"))
 RENDERS = int(os.environ.get("CHAINER_SOAK_RENDERS", "50"))
