@@ -86,41 +86,34 @@ def m_id_traversal(obj, ctx):
     return obj
 
 
-def m_status_unknown(obj, ctx):
+def _set_fields(obj, **fields):
     for t in _tasks_of(obj):
-        t["status"] = "paused"
+        t.update(fields)
     return obj
+
+
+def m_status_unknown(obj, ctx):
+    return _set_fields(obj, status="paused")
 
 
 def m_created_inf(obj, ctx):
-    for t in _tasks_of(obj):
-        t["created_at"] = float("inf")
-    return obj
+    return _set_fields(obj, created_at=float("inf"))
 
 
 def m_seed_nan(obj, ctx):
-    for t in _tasks_of(obj):
-        t["seed"] = float("nan")
-    return obj
+    return _set_fields(obj, seed=float("nan"))
 
 
 def m_seed_str(obj, ctx):
-    for t in _tasks_of(obj):
-        t["seed"] = "forty-two"
-    return obj
+    return _set_fields(obj, seed="forty-two")
 
 
 def m_int_huge(obj, ctx):
-    for t in _tasks_of(obj):
-        t["duration"] = 10 ** 30
-        t["frames"] = 10 ** 30
-    return obj
+    return _set_fields(obj, duration=10 ** 30, frames=10 ** 30)
 
 
 def m_bool_frames(obj, ctx):
-    for t in _tasks_of(obj):
-        t["frames"] = True
-    return obj
+    return _set_fields(obj, frames=True)
 
 
 def m_content_list(obj, ctx):
@@ -130,28 +123,24 @@ def m_content_list(obj, ctx):
     return obj
 
 
-def m_url_ftp(obj, ctx):
+def _set_result_url(obj, key: str, url: str):
     for t in _tasks_of(obj):
         c = t.get("content")
-        if isinstance(c, dict) and c.get("video_url"):
-            c["video_url"] = "ftp://127.0.0.1/clip.mp4"
+        if isinstance(c, dict) and c.get(key):
+            c[key] = url
     return obj
+
+
+def m_url_ftp(obj, ctx):
+    return _set_result_url(obj, "video_url", "ftp://127.0.0.1/clip.mp4")
 
 
 def m_url_remote_http(obj, ctx):
-    for t in _tasks_of(obj):
-        c = t.get("content")
-        if isinstance(c, dict) and c.get("video_url"):
-            c["video_url"] = "http://203.0.113.7/clip.mp4"      # TEST-NET-3: never contacted
-    return obj
+    return _set_result_url(obj, "video_url", "http://203.0.113.7/clip.mp4")  # TEST-NET-3
 
 
 def m_url_file(obj, ctx):
-    for t in _tasks_of(obj):
-        c = t.get("content")
-        if isinstance(c, dict) and c.get("last_frame_url"):
-            c["last_frame_url"] = "file:///etc/passwd"
-    return obj
+    return _set_result_url(obj, "last_frame_url", "file:///etc/passwd")
 
 
 def m_failed_ctrl(obj, ctx):

@@ -20,6 +20,7 @@ FRAG = 4                       # text files and output: no 4+ character fragment
 FRAG_BINARY = 8                # media files: random bytes make 4-char ASCII runs occur by chance
 BINARY_SUFFIXES = (".mp4", ".png", ".jpg", ".part", ".mov", ".mkv")
 ESCAPES = ("\x1b", "\r", "\x00", "\x07")
+_BASE64 = re.compile(rb"(?<=base64,)[A-Za-z0-9+/=]{16,}")
 
 
 def fragments(n: int, key: str = KEY) -> set[str]:
@@ -38,7 +39,11 @@ def leaks_in_tree(root: Path) -> dict[str, list[str]]:
             continue
         data = p.read_bytes()
         n = FRAG_BINARY if p.suffix in BINARY_SUFFIXES else FRAG
+        # base64 payloads (images embedded in report.html) are random text: 8+ chars there
+        inline = b" ".join(_BASE64.findall(data))
+        data = _BASE64.sub(b"", data)
         hits = [f for f in fragments(n) if f.encode() in data or f.encode("utf-16-le") in data]
+        hits += [f for f in fragments(FRAG_BINARY) if f.encode() in inline]
         if hits:
             out[str(p.relative_to(root))] = sorted(hits)
     return out
