@@ -4,9 +4,6 @@ Each test drives ``chainer render --provider ark --base-url <proxy>`` as a subpr
 working dir with a relative run dir and asserts: the tasks the emulator really created per shot,
 the exit code and the one line, a consistent journal (a re-run proceeds), nothing written outside
 the run dir, no fragment of the key in any file or output, no traceback.
-
-Rules 1, 2, 4, 5, 6 (and 3 inside ``render``) are implemented on branch run-core: their tests
-are marked ``xfail(reason="needs run-core")`` until that branch is merged.
 """
 from __future__ import annotations
 
@@ -22,9 +19,6 @@ from chainer.emulator.config import OffsetClock
 from chainer.run.journal import Journal
 from hostile_provider import HostileProvider, Rule
 from hostile_util import KEY, Scene, leaks_in_text, one_line, tasks_per_prompt
-
-needs_run_core = pytest.mark.xfail(reason="needs run-core", strict=False)
-
 
 def _emu(**kw) -> EmulatorConfig:
     kw.setdefault("latency", 0.1)
@@ -279,7 +273,6 @@ def test_environment_errors_become_one_line():
 
 # ---- rules 1, 2, 3, 4, 5, 6 (run-core) -------------------------------------------------------
 
-@needs_run_core
 def test_rule1_transient_404_after_create_is_not_proof_the_task_is_gone(tmp_path):
     scene = Scene(tmp_path)
     with HostileProvider([Rule("get", "status", on=(1, 2), status=404,
@@ -290,7 +283,6 @@ def test_rule1_transient_404_after_create_is_not_proof_the_task_is_gone(tmp_path
         assert res.rc == 0, res.text[-2000:]
 
 
-@needs_run_core
 def test_rule2_foreign_task_in_a_lagging_list_is_never_adopted(tmp_path):
     scene = Scene(tmp_path)
     rules = [Rule("create", "after_status", on=(1,), status=500),
@@ -306,8 +298,8 @@ def test_rule2_foreign_task_in_a_lagging_list_is_never_adopted(tmp_path):
 
 
 @pytest.mark.parametrize("mutators", [
-    pytest.param(["list_truncated"], marks=needs_run_core),
-    pytest.param(["no_markers", "clock_skew"], marks=needs_run_core),
+    ["list_truncated"],
+    ["no_markers", "clock_skew"],
     ["dup_list"],                      # a list naming a task twice proves nothing (ark/client.py)
 ])
 def test_rule2_inconclusive_scans_stop_instead_of_paying_again(tmp_path, mutators):
@@ -322,7 +314,6 @@ def test_rule2_inconclusive_scans_stop_instead_of_paying_again(tmp_path, mutator
         _rerun_ok(scene, hp, 2)
 
 
-@needs_run_core
 def test_rule3_second_render_into_a_busy_run_dir_refuses(tmp_path):
     from soak_util import RenderProcess
 
@@ -338,7 +329,6 @@ def test_rule3_second_render_into_a_busy_run_dir_refuses(tmp_path):
             first.kill()
 
 
-@needs_run_core
 def test_rule4_lost_journal_with_clips_is_refused(tmp_path):
     scene = Scene(tmp_path)
     with HostileProvider() as hp:
@@ -376,7 +366,6 @@ def _expiring_run(tmp_path):
         emu.stop()
 
 
-@needs_run_core
 def test_rule5_resubmission_after_expired_url_passes_the_same_gate(tmp_path):
     with _expiring_run(tmp_path) as (scene, hp, clock):
         (scene.run / "clips" / "q0s1.mp4").unlink()
@@ -388,7 +377,6 @@ def test_rule5_resubmission_after_expired_url_passes_the_same_gate(tmp_path):
         assert res.rc == 0 and hp.created() == 3
 
 
-@needs_run_core
 def test_rule5_lost_last_frame_is_re_extracted_never_paid(tmp_path):
     with _expiring_run(tmp_path) as (scene, hp, clock):
         (scene.run / "frames" / "q0s0.last.png").unlink()
@@ -398,7 +386,6 @@ def test_rule5_lost_last_frame_is_re_extracted_never_paid(tmp_path):
         assert res.rc == 0 and hp.created() == 2, res.text[-2000:]
 
 
-@needs_run_core
 def test_rule6_tasks_are_polled_where_they_were_created(tmp_path):
     scene = Scene(tmp_path)
     emu = Emulator(_emu()).start()

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from chainer.emulator import Emulator, EmulatorConfig
 from chainer.errors import ChainerError
 from chainer.run import journal as J
-from chainer.run import fetch, runner
+from chainer.run import assembly, fetch
 from chainer.run.orchestrator import EXPIRES_DEFAULT, EXPIRES_MARGIN, PollPolicy, render
 from chainer.run.status import run_status
 from render_util import TWO_SEQUENCES, created, first_frame, png, psnr, sha, write_storyboard
@@ -254,7 +254,7 @@ def test_assembly_failure_is_one_line_and_rerun_only_assembles(slow_clip, tmp_pa
         out.with_name(f".{out.stem}.partial{out.suffix}").write_bytes(b"half a video")
         raise ZeroDivisionError("division by zero\nsecond line")
 
-    monkeypatch.setattr(runner, "assemble", broken)
+    monkeypatch.setattr(assembly, "assemble", broken)
     emu = slow_clip["emu"]
     n0 = created(emu)
     r = CliRunner().invoke(cli, ["render", str(slow_clip["sb"]), "-o", str(run), "--provider",

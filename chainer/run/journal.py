@@ -404,7 +404,7 @@ def open_run_journal(run_dir: str | Path, *, create: bool = True) -> Journal:
         journal = Journal(path)
         has_record = bool(journal.attempts()) or journal.get_meta("storyboard") is not None
     except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: unreadable journal ({exc}); nothing submitted. To recover: "
+        raise InputError(f"{path}: corrupt or unreadable journal ({exc}); nothing submitted. To recover: "
                          f"{recover}") from None
     if outputs and not has_record:
         journal.close()
