@@ -167,6 +167,12 @@ class ArkProvider(Provider):
 
         self._client_bounds = "max_bytes" in inspect.signature(self._client.download).parameters
 
+    def at(self, base_url: str) -> "ArkProvider | None":
+        if self._emulator is not None:      # its tasks live and die with this process
+            return None
+        return ArkProvider(check_base_url(base_url), self._client._key, name=self.name,
+                           poll=self._poll, clock=self._clock)
+
     # -- identity --
     @property
     def identity(self) -> str:
@@ -177,9 +183,12 @@ class ArkProvider(Provider):
         # kept as before so run dirs rendered by earlier versions keep their shot keys
         if self.name == "emulator":
             return "emulator"
+        # a loopback server (an emulator, a proxy) is not the real host: its clips are not
+        # interchangeable with Ark's; its port is not part of it (another port may be a proxy of
+        # the same account: rule 6 polls old tasks where they were created)
         host = httpx.URL(self.base_url).host
         if host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."):
-            return f"ark@{host}:{httpx.URL(self.base_url).port}"
+            return "ark@loopback"
         return "ark"
 
     @property
@@ -229,18 +238,17 @@ class ArkProvider(Provider):
         items: list[TaskStatus] = []
         complete = False
         total = None
-        try:
-            for page in range(1, LIST_PAGES + 1):
-                total, batch = self._client.list(model=request.model, page_num=page,
-                                                 page_size=PAGE_SIZE)
-                items.extend(_status(t) for t in batch)
-                if len(items) >= total:
-                    complete = True
-                    break
-                if not batch:
-                    break        # a page came back empty before ``total``: the list lags
-        except Exception as exc:  # noqa: BLE001 - any failure leaves the question open
-            return FindResult.unknown(f"the task list is unavailable ({self.classify(exc).message})")
+        # a failing list read raises: the caller retries reads that may answer differently and
+        # turns what is left into "unknown" (shot.py)
+        for page in range(1, LIST_PAGES + 1):
+            total, batch = self._client.list(model=request.model, page_num=page,
+                                             page_size=PAGE_SIZE)
+            items.extend(_status(t) for t in batch)
+            if len(items) >= total:
+                complete = True
+                break
+            if not batch:
+                break        # a page came back empty before ``total``: the list lags
         ids = [t.id for t in items]
         if len(ids) != len(set(ids)):
             return FindResult.unknown("the task list holds duplicate ids")
@@ -251,10 +259,12 @@ class ArkProvider(Provider):
             elapsed = max(0.0, self._clock() - since)
             window = (server_now - elapsed - CREATE_SLACK, server_now + CREATE_SLACK)
         known = set(known_ids)
-        # evidence against the marker claim: one of our own tasks (every journalled create
-        # carried a marker) listed without it
+        # Ark documents the marker echo, but only this scan is evidence that THIS list carries it
+        # (a proxy or a lagging index may strip it): markers count as echoed when a listed task
+        # shows one, and none of our own tasks (every journalled create carried a marker) is
+        # listed without it. An empty or marker-less list proves no absence (issue 10, rule 2).
         ours_stripped = any(t.id in known and not t.marker for t in items)
-        echoed = self.echoes_marker and not ours_stripped
+        echoed = self.echoes_marker and any(t.marker for t in items) and not ours_stripped
         return decide_ownership(request, items, complete=complete, window=window,
                                 known_ids=known, markers_echoed=echoed)
 

@@ -343,7 +343,14 @@ class Provider(ABC):
 
     @abstractmethod
     def find(self, request: ProviderRequest, *, since: float, known_ids: Iterable[str] = ()) -> FindResult:
-        """After an ambiguous create of ``request`` (intent recorded at local time ``since``)."""
+        """After an ambiguous create of ``request`` (intent recorded at local time ``since``).
+        A read that fails may raise: the caller retries what :meth:`classify` calls retryable
+        and treats what is left as ``unknown``."""
+
+    def at(self, base_url: str) -> "Provider | None":
+        """The same host and credentials at another base URL, to poll a task where it was created
+        (issue 10, rule 6); ``None`` when this provider cannot (e.g. an in-process emulator)."""
+        return None
 
     @abstractmethod
     def lookup(self, task_id: str) -> Lookup:

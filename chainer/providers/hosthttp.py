@@ -251,12 +251,12 @@ def guarded_download(http: HostHTTP, url: str, dest: Path, *, max_bytes: int, de
 
 
 def key_identity_for(name: str, base_url: str) -> str:
-    """``name`` for the real host; ``name@host:port`` for a loopback server (an emulator's
-    clips are not interchangeable with the host's)."""
+    """``name`` for the real host; ``name@loopback`` for a loopback server (an emulator's clips
+    are not interchangeable with the host's; the port is not part of it, as in providers/ark.py)."""
     u = httpx.URL(base_url)
     host = u.host or ""
     if host in ("localhost", "::1") or host.startswith("127."):
-        return f"{name}@{host}:{u.port}"
+        return f"{name}@loopback"
     return name
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import InputError
 from . import journal as J
 from .download import sha256_file
-from .keys import body_fingerprint, data_url_png
+from .keys import DIGESTED, body_fingerprint, data_url_png
 
 PAID_ACTIONS = ("submit", "resubmit", "wait", "blocked")
 
@@ -39,10 +39,18 @@ def frame_path(run_dir: Path, shot_id: str) -> Path:
     return run_dir / "frames" / f"{shot_id}.last.png"
 
 
-def shot_key(shot, key_identity: str, first_png: bytes | None) -> str:
+def shot_key(shot, key_identity: str, first_png: bytes | None,
+             first_digest: str | None = None) -> str:
     """The identity of a shot's result: its full request (media by hash) + the provider family.
-    The canonical request is the planned shot's neutral body (``PlannedShot.request_body``)."""
-    body = shot.request_body(data_url_png(first_png) if first_png is not None else None)
+    The canonical request is the planned shot's neutral body (``PlannedShot.request_body``). A
+    chained shot's first frame enters by ``first_digest`` (the previous attempt's journalled
+    ``chain_digest``) when known, else by the frame file's bytes (the same digest while that file
+    is the original)."""
+    if first_digest:
+        first = DIGESTED + first_digest
+    else:
+        first = data_url_png(first_png) if first_png is not None else None
+    body = shot.request_body(first)
     body["_provider"] = key_identity
     return body_fingerprint(body)
 
@@ -108,7 +116,8 @@ def assess(plan, journal: J.Journal, run_dir: Path, key_identity: str, *,
                     continue
                 first = fp.read_bytes()
             try:
-                key = shot_key(shot, key_identity, first)
+                key = shot_key(shot, key_identity, first,
+                               prev.attempt.chain_digest if prev.attempt is not None else None)
             except (InputError, ValueError) as exc:
                 out.append(ShotState(shot.id, "blocked", str(exc)))
                 blocked = f"after {shot.id}"

@@ -23,6 +23,7 @@ from . import journal as J
 from .assess import clip_ok, clip_path, frame_ok, frame_path
 from .context import Interrupted, RunContext, SequenceStop
 from .download import fsync_dir, sha256_file, verify_png, verify_video
+from .keys import chain_digest
 
 DOWNLOAD_WORKERS = 2            # clips downloaded and verified at once, off the chain's path
 FRAME_DEADLINE = 300.0          # seconds, overall, for one last-frame download
@@ -174,6 +175,8 @@ class Fetcher:
                                verify=lambda p: self.verify_frame(p, size=size),
                                before_rename=lambda sha, n: ctx.journal.update(
                                    aid, frame_sha=sha, frame_source="provider",
+                                   chain_digest=att.chain_digest
+                                   or chain_digest(part(att).read_bytes()),
                                    frame_path=str(frame.relative_to(ctx.run_dir))),
                                max_bytes=_frame_cap(size), deadline=FRAME_DEADLINE)
             else:
@@ -204,8 +207,11 @@ class Fetcher:
         tmp = frame.parent / f".{shot.id}.extract.png"
         tmp.unlink(missing_ok=True)
         extract_frame_png(clip_path(ctx.run_dir, shot.id), tmp, last=True)
+        # the chain digest is the frame as FIRST obtained: a re-extraction (other PNG bytes of the
+        # same frame) keeps it, so the next shot keeps its key and is not paid for again
         ctx.journal.update(att.id, frame_sha=sha256_file(tmp), frame_source="extracted",
-                           frame_path=str(frame.relative_to(ctx.run_dir)))
+                           frame_path=str(frame.relative_to(ctx.run_dir)),
+                           chain_digest=att.chain_digest or chain_digest(tmp.read_bytes()))
         os.replace(tmp, frame)
 
     # ---- clip -------------------------------------------------------------------------------

@@ -139,16 +139,18 @@ class Gate:
                         f"{shot.id}: already submitted {self._extra[shot.id]} extra time(s) in this "
                         f"run{why}; not submitted again: check the provider, then re-run")
             with self._ask_lock:
-                with self._lock:
-                    total = self._approved_cost + (est or 0.0)
-                if self._needs_confirmation(total, est is None):
+                # the user consented to the estimate, not to this: without --yes it is asked for
+                # whatever it costs (a first render under the threshold was at least announced)
+                if self.billed and not self.yes:
+                    amount = f"{(est or 0.0):.2f} {cur}" + (" + unknown price" if est is None else "")
                     q = (f"Submit 1 more paid task for {shot.id}{why} to {self.where} for about "
-                         f"{(est or 0.0):.2f} {cur}" + (" (unpriced model)" if est is None else "")
-                         + "? It was not in the estimate.")
+                         f"{amount}? It was not in the estimate.")
                     if self.confirm is None:
-                        raise GateRefused(f"{shot.id}: a new paid task is needed{why}, about "
-                                          f"{(est or 0.0):.2f} {cur}, which was not in the estimate; "
-                                          "not submitted: re-run (it is counted then) or pass --yes")
+                        tokens = getattr(shot, "est_tokens", None) or 0
+                        raise GateRefused(f"estimate revised: 1 task(s) to submit, {tokens:,} tokens "
+                                          f"est., {amount} for {shot.id}{why}, which the first "
+                                          "estimate did not count; not submitted: re-run (it is "
+                                          "counted then) or pass --yes")
                     self._before_prompt()
                     if not self.confirm(q):
                         raise GateRefused(f"{shot.id}: new paid task{why} not confirmed; not submitted")

@@ -87,7 +87,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     downloaded_at REAL,
     provider TEXT,
     provider_identity TEXT,
-    currency TEXT
+    currency TEXT,
+    chain_digest TEXT
 );
 CREATE INDEX IF NOT EXISTS attempts_shot ON attempts (shot_id, shot_key);
 CREATE TABLE IF NOT EXISTS events (
@@ -141,6 +142,7 @@ class Attempt:
     frame_path: str | None = None
     frame_sha: str | None = None
     frame_source: str | None = None
+    chain_digest: str | None = None    # key digest of the last frame as first obtained (keys.py)
     frame_at: float | None = None         # last frame on disk, verified (the next shot may chain)
     downloaded_at: float | None = None    # clip (and last frame when needed) on disk, verified
     provider: str | None = None           # registry name of the provider that created the task
@@ -162,7 +164,7 @@ class Attempt:
 
 # columns added after SCHEMA_VERSION 1 shipped: (name, SQL declaration)
 _ADDED_COLUMNS = (("frame_at", "REAL"), ("provider", "TEXT"), ("provider_identity", "TEXT"),
-                  ("currency", "TEXT"))
+                  ("currency", "TEXT"), ("chain_digest", "TEXT"))
 _COLUMNS = tuple(f.name for f in fields(Attempt))
 _UPDATABLE = frozenset(_COLUMNS) - {"id", "shot_id", "shot_key", "number", "marker"}
 

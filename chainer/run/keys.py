@@ -22,13 +22,29 @@ def data_url_png(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+DIGESTED = "chainer-digest:"     # a media URL already reduced to its digest (a chain frame's)
+
+
+def media_digest(url: str) -> str:
+    """What a media URL contributes to a key: the SHA-256 of its text."""
+    return "sha256:" + hashlib.sha256(url.encode()).hexdigest()
+
+
+def chain_digest(png: bytes) -> str:
+    """The key digest of a last frame as the next shot's first frame (its data: URL's digest).
+    Journalled when the frame is first obtained, so the next shot's key survives the PNG file
+    being lost and re-extracted from the clip (other bytes, the same frame)."""
+    return media_digest(data_url_png(png))
+
+
 def _digest_media(value: Any) -> Any:
-    """Replace every media URL in a create body by the hash of its text (data: URLs hash bytes)."""
+    """Replace every media URL in a create body by the hash of its text (data: URLs hash bytes);
+    a ``chainer-digest:`` placeholder stands for such a hash already taken."""
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
             if k == "url" and isinstance(v, str):
-                out[k] = "sha256:" + hashlib.sha256(v.encode()).hexdigest()
+                out[k] = v[len(DIGESTED):] if v.startswith(DIGESTED) else media_digest(v)
             else:
                 out[k] = _digest_media(v)
         return out
@@ -43,12 +59,6 @@ def body_fingerprint(body: dict[str, Any]) -> str:
     canon = json.dumps({"v": KEY_VERSION, "body": _digest_media(clean)}, sort_keys=True,
                        separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canon.encode()).hexdigest()
-
-
-def shot_key(planned, first_frame_png: bytes | None = None) -> str:
-    """Key of a planned shot; chained shots need the previous shot's last-frame PNG bytes."""
-    url = data_url_png(first_frame_png) if first_frame_png is not None else None
-    return body_fingerprint(planned.request_body(url))
 
 
 def compact_body(body: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any
 
-from ..providers.base import ProviderRequest, TaskStatus
+from ..providers.base import FindResult, ProviderRequest, TaskStatus
 from . import journal as J
 from .assess import clip_ok, frame_ok, frame_path, local_ok, where_note
 from .context import Interrupted, RunContext, SequenceStop
@@ -39,6 +39,7 @@ class ShotMachine:
         self.fetcher = fetcher
         self._requests: dict[int, ProviderRequest] = {}
         self._slots: dict[str, Any] = {}         # shot id -> its task's account-limiter lease
+        self._remote: dict[str, Any] = {}        # shot id -> provider at its task's address
         self._slots_lock = threading.Lock()
 
     # ---- account slots (a batch shares one limiter per provider account and model) -----------
@@ -73,6 +74,38 @@ class ShotMachine:
             return self._run(shot, prev)
         finally:
             self._drop_slot(shot.id)
+            remote = self._remote.pop(shot.id, None)
+            if remote is not None:
+                remote.close()
+
+    # ---- rule 6: a task is polled where it was created ----------------------------------------
+    def _poll_where_created(self, shot, att: J.Attempt) -> None:
+        """``att`` was created at another address of this host (an earlier ``--base-url``):
+        poll it there, with the same credentials, and say so; stop (one line saying where it
+        lives) when it cannot be reached from here (another host, an in-process emulator)."""
+        ctx = self.ctx
+        prov = ctx.provider
+        remote = None
+        if att.provider == prov.name and att.base_url:
+            try:
+                remote = prov.at(att.base_url)
+            except Exception:  # noqa: BLE001 - an unusable address: say where, stop
+                remote = None
+        if remote is None:
+            raise SequenceStop(where_note(att))
+        old = self._remote.pop(shot.id, None)
+        if old is not None:
+            old.close()
+        self._remote[shot.id] = remote
+        ctx.progress.message(f"{shot.id}: task {att.task_id} was created at {att.provider_identity}:"
+                             " polling it there")
+
+    def _provider_of(self, att: J.Attempt):
+        """The provider holding ``att``'s task: this run's, or the one at its own address."""
+        remote = self._remote.get(att.shot_id)
+        if remote is not None and att.provider_identity == remote.identity:
+            return remote
+        return self.ctx.provider
 
     def _run(self, shot, prev: J.Attempt | None) -> J.Attempt:
         ctx = self.ctx
@@ -83,7 +116,8 @@ class ShotMachine:
             first_png = frame_path(ctx.run_dir, shot.chained_from).read_bytes()
         from .assess import shot_key
 
-        key = shot_key(shot, prov.key_identity, first_png)
+        key = shot_key(shot, prov.key_identity, first_png,
+                       prev.chain_digest if prev is not None and shot.chained_from else None)
         ctx.keys[shot.id] = key
         failures = lost = 0
         force_data_url = False
@@ -111,7 +145,7 @@ class ShotMachine:
                                              "task has exited (nothing was billed)", event="lost")
                     reason = "its task died with the in-process provider"
                 elif att.provider_identity not in (None, prov.identity):
-                    raise SequenceStop(where_note(att))
+                    self._poll_where_created(shot, att)     # or stop, saying where it lives
             expired = att is not None and att.state == J.SUCCEEDED and att.url_expired \
                 and not clip_ok(att, ctx.run_dir)
             if att is None or att.state in J.DEAD_STATES or expired:
@@ -289,15 +323,30 @@ class ShotMachine:
     def _resolve(self, shot, att: J.Attempt, first_png: bytes | None) -> J.Attempt:
         """Adopt the task an ambiguous create made, prove none exists, or stop (AMBIGUOUS)."""
         ctx = self.ctx
-        prov = ctx.provider
+        prov = self._provider_of(att)
         req = self._request_of(shot, att, first_png)
         since = att.intent_at or time.time()
-        result = prov.find(req, since=since, known_ids=ctx.journal.known_task_ids())
+
+        def scan():
+            """One scan; a list read that fails is retried like any read, then "unknown"."""
+            try:
+                return ctx.call(lambda: prov.find(req, since=since,
+                                                  known_ids=ctx.journal.known_task_ids()),
+                                "look for the task", shot.id, att.id)
+            except Interrupted:
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified by the provider
+                if ctx.stop.is_set():
+                    raise Interrupted("interrupted") from None
+                return FindResult.unknown(f"the task list is unavailable "
+                                          f"({prov.classify(exc).message})")
+
+        result = scan()
         if result.kind == "absent":
             # a list may lag behind a create: absence must hold on a second scan
             if ctx.wait(ctx.poll.recheck):
                 raise Interrupted("interrupted")
-            result = prov.find(req, since=since, known_ids=ctx.journal.known_task_ids())
+            result = scan()
         if result.kind == "proven":
             task = result.task
             if ctx.journal.by_task(task.id) is not None:
@@ -331,7 +380,7 @@ class ShotMachine:
         resumed run continues it); a task submitted just now is first polled after the policy's
         initial interval, a resumed one at once."""
         ctx = self.ctx
-        prov = ctx.provider
+        prov = self._provider_of(att)
         pol = ctx.poll
         rng = ctx.rand()
         since = max(0.0, time.time() - (att.submitted_at or time.time()))
@@ -378,7 +427,7 @@ class ShotMachine:
         is there after all; ``None`` (attempt journalled LOST) when it is conclusively gone and
         the user asked for resubmission; otherwise the sequence stops saying what to check."""
         ctx = self.ctx
-        prov = ctx.provider
+        prov = self._provider_of(att)
         ctx.journal.event(shot.id, "not-found", {"task_id": att.task_id}, att.id)
         ctx.progress.shot(shot.id, "checking", f"task {att.task_id} answered 404; re-checking")
         deadline = time.monotonic() + ctx.poll.recheck
