@@ -27,12 +27,15 @@ from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
 
+from .errors import InputError
+
 TIMELINE_FILE = "timeline.json"
 VERSION = 1
 
 
-class TimelineError(ValueError):
-    """A timeline.json that is not one chainer wrote (bad JSON, a missing or mistyped field)."""
+class TimelineError(InputError, ValueError):
+    """A timeline.json that is not one chainer wrote (bad JSON, a missing or mistyped field):
+    one line naming the file and the field (exit 2 at the CLI)."""
 
 
 @dataclass(frozen=True)
