@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from chainer.emulator import Emulator, EmulatorConfig
 from chainer.errors import ChainerError
+from chainer.run import assembly
 from chainer.run import journal as J
 from chainer.run import orchestrator
 from chainer.run.orchestrator import EXPIRES_DEFAULT, EXPIRES_MARGIN, PollPolicy, render
@@ -254,7 +255,7 @@ def test_assembly_failure_is_one_line_and_rerun_only_assembles(slow_clip, tmp_pa
         out.with_name(f".{out.stem}.partial{out.suffix}").write_bytes(b"half a video")
         raise ZeroDivisionError("division by zero\nsecond line")
 
-    monkeypatch.setattr(orchestrator, "assemble", broken)
+    monkeypatch.setattr(assembly, "assemble", broken)   # moved to run/assembly.py
     emu = slow_clip["emu"]
     n0 = created(emu)
     r = CliRunner().invoke(cli, ["render", str(slow_clip["sb"]), "-o", str(run), "--provider",
