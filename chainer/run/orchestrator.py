@@ -465,7 +465,8 @@ class Runner:
                 try:
                     assembled = assembly.assemble_run(
                         plan, self.run_dir, self.journal,
-                        {s.id: self.current[s.id].clip_sha for s in plan.shots},
+                        {s.id: (clip_path(self.run_dir, s.id), self.current[s.id].clip_sha)
+                         for s in plan.shots},
                         message=self.progress.message, options=self.stitch_options)
                     output, stitch_result = assembled.output, assembled.stitch
                 except assembly.AssemblyFailed as exc:
