@@ -27,12 +27,16 @@ from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path, PurePosixPath
 
+from .errors import InputError
+from .transitions import parse_transition
+
 TIMELINE_FILE = "timeline.json"
 VERSION = 1
 
 
-class TimelineError(ValueError):
-    """A timeline.json that is not one chainer wrote (bad JSON, a missing or mistyped field)."""
+class TimelineError(InputError, ValueError):
+    """A timeline.json that is not one chainer wrote (bad JSON, a missing or mistyped field):
+    one line naming the file and the field (exit 2 at the CLI)."""
 
 
 @dataclass(frozen=True)
@@ -154,12 +158,17 @@ class Timeline:
                             or getattr(e, k) < 0:
                         raise TimelineError(f"entries[{i}].{k}: {getattr(e, k)!r} is not a "
                                             "non-negative whole number of frames")
+                for k in ("shot_id", "title", "clip"):
+                    if not isinstance(getattr(e, k), str) or not getattr(e, k):
+                        raise TimelineError(f"entries[{i}].{k}: {getattr(e, k)!r} is not a "
+                                            "non-empty string")
+                parse_transition(e.transition_in, where=f"entries[{i}].transition_in")
                 entries.append(e)
             tl = cls(fps=fps, frames=int(data["frames"]), width=int(data.get("width", 0)),
                      height=int(data.get("height", 0)), output=data.get("output"),
                      audio=bool(data.get("audio", False)), entries=tuple(entries))
-        except TimelineError:
-            raise
+        except InputError as exc:        # TimelineError, or a transition outside the grammar
+            raise TimelineError(str(exc)) if not isinstance(exc, TimelineError) else exc from None
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
             raise TimelineError(f"{type(exc).__name__}: {exc}") from None
         if tl.fps <= 0:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chainer.media.ffmpeg import decode_frames, encode_video
+from chainer.media.ffmpeg import encode_video
 
 FPS = 24
 W, H = 256, 144

@@ -74,6 +74,7 @@ def peak_growth_mb(run_dir: Path, code_root: Path = ROOT) -> dict:
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
 @pytest.mark.slow      # renders 53 clips (several minutes on a shared machine)
+@pytest.mark.timeout(2400)
 def test_review_memory_does_not_grow_with_shots(tmp_path):
     render_long_run(tmp_path, "short", 13)                # one full contact-sheet page
     render_long_run(tmp_path, "long", 40)                 # four pages

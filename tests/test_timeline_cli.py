@@ -248,3 +248,17 @@ def test_stitch_clips_with_per_cut_transition_and_an_unchained_seam(work):
         assert r.exit_code == 2 and "--cut-before" in r.output
         r = chainer("stitch", *clips, "--cut-before", "4=crossfade:12", "-o", "bad.mp4")
         assert r.exit_code == 2 and "crossfade:12" in r.output
+
+
+def test_a_damaged_timeline_json_is_one_clear_line(work, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(work["run"], copy)
+    data = json.loads((copy / "timeline.json").read_text())
+    data["entries"][1]["head"] = 0.5                         # not a whole number of frames
+    (copy / "timeline.json").write_text(json.dumps(data))
+    with cwd(tmp_path):
+        for args in (("review", "run"), ("stitch", "run", "-o", "x.mp4")):
+            r = chainer(*args)
+            assert r.exit_code == 2, r.output
+            assert "timeline.json" in r.output and "entries[1].head" in r.output
+            assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1

@@ -16,6 +16,13 @@ re-encoding makes the whole output a single re-encode (correct, slower; reported
 
 Audio is decoded from every segment, trimmed to the video frames kept, joined with short
 equal-power crossfades (silence for segments without audio) into one track and encoded once.
+
+The finished edit is returned as ``StitchResult.timeline`` (:class:`chainer.timeline.Timeline`),
+built once here from the segment plans; the MP4's chapters are read from it.
+
+Size: this module is over 500 lines on purpose. The analysis, seam decisions, smart-render
+pieces, audio job and mux share the per-segment plans and one thread pool in a single pass; split
+across modules they would have to pass that mutable state around.
 """
 from __future__ import annotations
 

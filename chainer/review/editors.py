@@ -69,9 +69,14 @@ def build_fcpxml(timeline: Timeline, run_dir: str | os.PathLike, *, name: str = 
                  "start": "0s", "duration": _t(e.frames_in, fps), "hasVideo": "1",
                  "format": fmt(e.width or timeline.width, e.height or timeline.height),
                  "hasAudio": "1" if e.audio else "0"}
-        if e.audio:
-            attrs.update(audioSources="1", audioChannels="2", audioRate="48000")
         ET.SubElement(res, "asset", attrs)
+    dissolve = None
+    if any(i and e.overlap > 0 for i, e in enumerate(timeline.entries)):
+        # UNCONFIRMED: the FxPlug uid Final Cut Pro writes for its built-in Cross Dissolve (as
+        # seen in FCPXML exports); importers without it fall back to their default dissolve.
+        dissolve = f"r{next(ids)}"
+        ET.SubElement(res, "effect", id=dissolve, name="Cross Dissolve",
+                      uid="FxPlug:4731E73A-8DAC-4113-9A30-AE85B1761265")
     library = ET.SubElement(root, "library")
     event = ET.SubElement(library, "event", name=name)
     project = ET.SubElement(event, "project", name=name)
@@ -81,8 +86,9 @@ def build_fcpxml(timeline: Timeline, run_dir: str | os.PathLike, *, name: str = 
     c = cuts(timeline)
     for i, e in enumerate(timeline.entries):
         if i and e.overlap > 0:
-            ET.SubElement(spine, "transition", name="Cross Dissolve",
-                          offset=_t(e.start, fps), duration=_t(e.overlap, fps))
+            tr = ET.SubElement(spine, "transition", name="Cross Dissolve",
+                               offset=_t(e.start, fps), duration=_t(e.overlap, fps))
+            ET.SubElement(tr, "filter-video", ref=dissolve, name="Cross Dissolve")
         start_in_file = e.head + (c[i] - e.start)
         clip = ET.SubElement(spine, "asset-clip", name=e.title, ref=assets[e.clip],
                              offset=_t(c[i], fps), start=_t(start_in_file, fps),

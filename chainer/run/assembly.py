@@ -22,9 +22,6 @@ from ..errors import ChainerError
 from ..timeline import TIMELINE_FILE, Timeline, TimelineError
 from .download import sha256_file
 
-GRADED_DIR = "graded"   # drift-matched clips: run_dir/graded/
-
-
 class AssemblyFailed(ChainerError):
     """The drift guard or the stitch raised; the message is the one line the user sees."""
 
@@ -43,10 +40,6 @@ class Assembled:
 def output_path(plan, run_dir: Path) -> Path:
     sb = plan.storyboard
     return Path(run_dir) / (sb.output.file or f"{sb.source.stem}.mp4")
-
-
-def clip_path(run_dir: Path, shot_id: str) -> Path:
-    return Path(run_dir) / "clips" / f"{shot_id}.mp4"
 
 
 def stitch_facts(result, output_name: str) -> dict:
@@ -97,7 +90,7 @@ def drift_guard(plan, run_dir: Path, clips, message: Callable[[str], None]):
     mode = plan.storyboard.drift_guard
     if mode == "off":
         return clips
-    from ..review import apply_drift_guard
+    from ..review import GRADED_DIR, apply_drift_guard
 
     if mode == "match":
         message("drift guard: matching colour to each sequence's first shot")
@@ -113,20 +106,20 @@ def drift_guard(plan, run_dir: Path, clips, message: Callable[[str], None]):
     return [(s, Path(guard[s.id].clip) if s.id in guard else path) for s, path in clips]
 
 
-def assemble_run(plan, run_dir: Path, journal, clip_shas: dict[str, str | None], *,
+def assemble_run(plan, run_dir: Path, journal, downloaded: dict[str, tuple[Path, str | None]], *,
                  message: Callable[[str], None], options: dict | None = None) -> Assembled:
     """Drift guard + stitch + ``timeline.json`` for a run whose clips are all verified.
 
-    ``clip_shas``: {shot id: sha256 of its downloaded clip} (decides whether a previous assembly
-    is still the right one). Raises :class:`AssemblyFailed`."""
+    ``downloaded``: {shot id: (its downloaded clip, the clip's sha256)} (the sha decides whether a
+    previous assembly is still the right one). Raises :class:`AssemblyFailed`."""
     run_dir = Path(run_dir)
     options = dict(options or {})
     step = "assembly"
     try:
         sb = plan.storyboard
         out = output_path(plan, run_dir)
-        clips = [(s, clip_path(run_dir, s.id)) for s in plan.shots]
-        fingerprint = json.dumps({"clips": [[s.id, clip_shas.get(s.id), s.chained_from is not None,
+        clips = [(s, Path(downloaded[s.id][0])) for s in plan.shots]
+        fingerprint = json.dumps({"clips": [[s.id, downloaded[s.id][1], s.chained_from is not None,
                                              s.name, s.transition] for s, _ in clips],
                                   "output": sb.output.model_dump(), "transition": sb.transition,
                                   "drift_guard": sb.drift_guard, "timeline": 1,

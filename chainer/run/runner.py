@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import ChainerError
 from . import assembly
 from . import journal as J
-from .assess import PAID_ACTIONS, assess, frame_ok, local_ok
+from .assess import PAID_ACTIONS, assess, clip_path, frame_ok, local_ok
 from .context import Interrupted, RunContext, SequenceStop
 from .fetch import Fetcher
 from .shot import ShotMachine
@@ -249,7 +249,8 @@ class Runner:
         """(output path, stitch facts) of the run's film; raises AssemblyFailed."""
         ctx = self.ctx
         done = assembly.assemble_run(ctx.plan, ctx.run_dir, ctx.journal,
-                                     {s.id: ctx.current[s.id].clip_sha for s in ctx.plan.shots},
+                                     {s.id: (clip_path(ctx.run_dir, s.id), ctx.current[s.id].clip_sha)
+                                      for s in ctx.plan.shots},
                                      message=ctx.progress.message, options=self.stitch_options)
         return done.output, done.stitch
 
