@@ -40,10 +40,14 @@ class Preview:
     def landed(self, shot_id: str, clip: str | os.PathLike) -> Path | None:
         """Record a verified clip and bring the preview up to date (returns its path, or None when
         it could not be written: the previous preview, if any, is left in place)."""
+        self.add(shot_id, clip)
+        return self.refresh()
+
+    def add(self, shot_id: str, clip: str | os.PathLike) -> None:
+        """Record a verified clip without refreshing (the next :meth:`refresh` includes it)."""
         with self._lock:
             self.clips[shot_id] = Path(clip)
             self._dirty = True
-        return self.refresh()
 
     def refresh(self) -> Path | None:
         ok = True

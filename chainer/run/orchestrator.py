@@ -78,7 +78,7 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
            emulator_config=None, progress=None, confirm: Callable[[str], bool] | None = None,
            poll: PollPolicy | float | None = None, confirm_above: float = CONFIRM_ABOVE,
            transport=None, rng: random.Random | None = None, stitch_options: dict | None = None,
-           verify_clip=None, assembly: bool = True) -> RenderResult:
+           verify_clip=None, assembly: bool = True, preview: bool = True) -> RenderResult:
     """Render a storyboard into ``run_dir`` (see module docstring). Raises :class:`InputError`
     (nothing submitted) for a bad storyboard, a refused budget or an unconfirmed estimate.
 
@@ -87,7 +87,9 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
     ``confirm(question) -> bool`` is asked before paid submissions above ``confirm_above``
     (``None``: refuse unless ``yes``). ``resubmit``: a task proven gone may be created again.
     ``verify_clip`` replaces the decode check of downloaded clips and ``assembly=False`` stops
-    after the clips (both for tests with a :class:`~chainer.providers.mock.MockProvider`)."""
+    after the clips (both for tests with a :class:`~chainer.providers.mock.MockProvider`; no
+    preview then). ``preview``: keep ``RUN_DIR/preview.mp4`` (the clips landed so far, in film
+    order) refreshed while the render runs, off the chain's path; it never replaces the film."""
     from ..plan import build_plan
 
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
@@ -118,7 +120,8 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
                                retry_failed=retry_failed, resubmit=resubmit,
                                verify_clip=verify_clip, concurrency=concurrency,
                                cancel_on_interrupt=cancel_on_interrupt,
-                               stitch_options=stitch_options, assembly=assembly)
+                               stitch_options=stitch_options, assembly=assembly,
+                               preview=preview and assembly)
             finally:
                 journal.close()
     finally:
@@ -128,7 +131,7 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
 
 def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, confirm,
             confirm_above, poll, rng, retry_failed, resubmit, verify_clip, concurrency,
-            cancel_on_interrupt, stitch_options, assembly) -> RenderResult:
+            cancel_on_interrupt, stitch_options, assembly, preview) -> RenderResult:
     (run_dir / "clips").mkdir(exist_ok=True)
     (run_dir / "frames").mkdir(exist_ok=True)
     gate = Gate(budget=Budget(budget, prov.currency), billed=prov.billed, yes=yes, confirm=confirm,
@@ -140,6 +143,10 @@ def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, 
                      rng=rng or random.Random(),
                      invocation=time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3),
                      retry_failed=retry_failed, resubmit=resubmit, verify_clip=verify_clip)
+    if preview:
+        from .live_preview import LivePreview
+
+        ctx.preview = LivePreview(run_dir, [s.id for s in plan.shots], message=prog.message)
     runner = Runner(ctx, concurrency=concurrency, cancel_on_interrupt=cancel_on_interrupt,
                     stitch_options=stitch_options or {})
     if not assembly:
