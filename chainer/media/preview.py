@@ -29,6 +29,7 @@ class Preview:
                  name: str = PREVIEW_FILE, on_error: Callable[[Exception], None] | None = None):
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / name
+        self.workdir = self.run_dir / ".preview-work"
         self.order = list(order)
         self.clips: dict[str, Path] = {}
         self.on_error = on_error
@@ -70,6 +71,13 @@ class Preview:
                     break
         return self.path if ok and self.path.exists() else None    # ok: the last write worked
 
+    def close(self) -> None:
+        """Remove the refreshes' scratch directory (the preview itself stays)."""
+        import shutil
+
+        with self._writing:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
     def _write(self, clips: list[tuple[str, Path]]) -> bool:
         from .stitch import Segment, stitch
 
@@ -79,7 +87,7 @@ class Preview:
         segs = [Segment(path=str(p), shot_id=sid, chained=False) for sid, p in clips]
         try:
             stitch(segs, tmp, seam="keep", loudness=None, chapters=False,
-                   workdir=self.run_dir / ".preview-work", workers=1)
+                   workdir=self.workdir, workers=1)
             os.replace(tmp, self.path)
         except (ChainerError, OSError) as exc:
             tmp.unlink(missing_ok=True)

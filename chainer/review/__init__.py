@@ -342,14 +342,17 @@ def _loudness_chart(run_dir: Path, timeline: Timeline, target: float | None,
                     notes: list[str]) -> bytes | None:
     """The final film's loudness over time beside the shots (PNG), or None (no audio / no film)."""
     from ..media import ffmpeg as ff
+    from ..media.probe import ProbeError, probe
     from .loudness import loudness_chart
 
     film = timeline.path(run_dir, timeline.output) if timeline.output else None
-    if film is None or not timeline.audio or not film.exists():
+    if film is None or not film.exists():
         return None
     try:
+        if probe(film).audio is None:        # no shot audio and no music bed: nothing to chart
+            return None
         curve = ff.loudness_curve(film)
-    except ff.FFmpegError as exc:
+    except (ff.FFmpegError, ProbeError) as exc:
         notes.append(f"loudness over time not measured: {str(exc).splitlines()[0] if str(exc) else exc}")
         return None
     return loudness_chart(curve, timeline, target=target) if curve else None

@@ -60,3 +60,4 @@ class LivePreview:
     def close(self, *, cancel: bool = False) -> None:
         """Wait for the refresh under way (and the queued one, unless ``cancel``)."""
         self._pool.shutdown(wait=True, cancel_futures=cancel)
+        self.preview.close()
