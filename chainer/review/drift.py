@@ -21,7 +21,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -241,16 +241,14 @@ class GuardResult:
 def apply_drift_guard(shots: Iterable[tuple[str, object, str | os.PathLike]],
                       workdir: str | os.PathLike, *, mode: str = "match", strength: float = 1.0,
                       threshold: float = 1.0,
-                      base_dir: str | os.PathLike | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> dict[str, GuardResult]:
+                      base_dir: str | os.PathLike | None = None) -> dict[str, GuardResult]:
     """Run the drift guard over ``(shot_id, sequence, clip)`` triples (storyboard order).
 
     ``off``: nothing is measured, every clip stays. ``report``: measured, clips stay.
     ``match``: each shot whose first or last frame drifts more than ``threshold`` from its
     sequence's reference is graded into ``workdir/<shot_id>.mp4``; the others stay. Writes
     ``workdir/drift.json`` (paths in it relative to ``base_dir``, the run directory, when given;
-    else to ``workdir``). Returns {shot_id: result}. ``progress(done, total)``: shots decided
-    (measured, and graded where needed) so far.
+    else to ``workdir``). Returns {shot_id: result}.
     """
     _check_guard(mode)
     triples = [(str(s), q, Path(c)) for s, q, c in shots]
@@ -264,9 +262,7 @@ def apply_drift_guard(shots: Iterable[tuple[str, object, str | os.PathLike]],
     before = measure_drift(by_seq, cache=cache)
     refs = {seq: cache[os.fspath(items[0][1])][0] for seq, items in by_seq.items()}
     results: dict[str, GuardResult] = {}
-    if progress is not None:
-        progress(0, len(triples))
-    for k, (sid, seq, clip) in enumerate(triples):
+    for sid, seq, clip in triples:
         b = before[sid]
         res = GuardResult(sid, clip, clip, False, b)
         if mode == "match" and max(b.first.drift, b.last.drift) > threshold:
@@ -276,8 +272,6 @@ def apply_drift_guard(shots: Iterable[tuple[str, object, str | os.PathLike]],
             res.clip, res.corrected = dst, True
             res.transfer = {"start": plan.start.to_dict(), "end": plan.end.to_dict()}
         results[sid] = res
-        if progress is not None:
-            progress(k + 1, len(triples))
     if mode == "match":
         graded = {seq: [(sid, results[sid].clip) for sid, _ in items] for seq, items in by_seq.items()}
         after = measure_drift(graded, references=refs, cache=cache)

@@ -95,11 +95,9 @@ def assemble(plan, clips, out: Path, *, progress: Callable[[int, int], None] | N
     return result
 
 
-def drift_guard(plan, run_dir: Path, clips, message: Callable[[str], None],
-                progress: Callable[[int, int], None] | None = None):
+def drift_guard(plan, run_dir: Path, clips, message: Callable[[str], None]):
     """Measure colour drift per sequence; with ``drift_guard: match`` return graded copies
-    (``graded/<shot>.mp4``) in place of the downloaded clips, which stay untouched.
-    ``progress(done, total)``: shots matched so far (``match`` only)."""
+    (``graded/<shot>.mp4``) in place of the downloaded clips, which stay untouched."""
     mode = plan.storyboard.drift_guard
     if mode == "off":
         return clips
@@ -108,8 +106,7 @@ def drift_guard(plan, run_dir: Path, clips, message: Callable[[str], None],
     if mode == "match":
         message("drift guard: matching colour to each sequence's first shot")
     guard = apply_drift_guard([(s.id, s.sequence, path) for s, path in clips],
-                              Path(run_dir) / GRADED_DIR, mode=mode, base_dir=run_dir,
-                              progress=progress if mode == "match" else None)
+                              Path(run_dir) / GRADED_DIR, mode=mode, base_dir=run_dir)
     return [(s, Path(guard[s.id].clip) if s.id in guard else path) for s, path in clips]
 
 
@@ -150,7 +147,12 @@ def assemble_run(plan, run_dir: Path, journal, clip_shas: dict[str, str | None],
                 message(f"output {out} is up to date")
                 return Assembled(out, prev.get("stitch") or {}, timeline)
         stage = "drift guard (colour measure before assembly)"
-        used = drift_guard(plan, run_dir, clips, message, stepper("colour matching", "shots"))
+        matching = stepper("colour matching", "shots") if sb.drift_guard == "match" else None
+        if matching is not None:      # (per shot once the drift guard reports its grading)
+            matching(0, len(clips))
+        used = drift_guard(plan, run_dir, clips, message)
+        if matching is not None:
+            matching(len(clips), len(clips))
         stage = "assembly"
         message(f"assembling {len(used)} clips -> {out}")
         result = assemble(plan, used, out, progress=stepper("assembly", "clips"), **options)
