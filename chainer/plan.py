@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from . import models as M
 from .errors import InputError
 from .storyboard import Storyboard, is_url, load_storyboard
+from .storyboard_finishing import prompt_with_dialogue
 from .storyboard_media import MediaError, data_url, image_info
 from .transitions import format_transition, parse_transition
 
@@ -388,9 +389,14 @@ def _plan_shot(sb: Storyboard, i: int, q: int, pos: int, prev: PlannedShot | Non
     host_model = M.host_model_id(spec, host, mode)
 
     chained_from = prev.id if (prev is not None and not sb.starts_sequence(i)) else None
+    prompt = shot.prompt
+    if generate_audio and getattr(shot, "dialogue", None) is not None:
+        # the model speaks the lines: they go out in the prompt (the only channel for speech);
+        # set here so the shot key, the request and summary.json all carry the prompt sent
+        prompt = prompt_with_dialogue(prompt, shot.dialogue)
     return PlannedShot(
         id=shot.id, name=shot.name or shot.id, index=i, sequence=q, position=pos,
-        chained_from=chained_from, mode=mode, model=spec, prompt=shot.prompt,
+        chained_from=chained_from, mode=mode, model=spec, prompt=prompt,
         resolution=resolution, ratio=ratio, request_ratio=request_ratio, width=width,
         height=height, duration=duration if not duration_auto else -1, frames=frames,
         generate_audio=generate_audio,

@@ -56,7 +56,7 @@ def test_task_id_with_dot_dot_in_a_poll_answer_stops_that_shot(tmp_path):
         scene.check(res)
         assert res.rc == 1 and hp.created() == 1
         line = one_line(res, "is not a valid task id")
-        assert "sequence 0 stopped at q0s0" in line and "re-run" in line
+        assert "sequence 1 stopped at q0s0" in line and "re-run" in line
         assert not list(tmp_path.rglob("*escaped*"))
         _rerun_ok(scene, hp, 2)
 
@@ -93,7 +93,7 @@ def test_malformed_task_records_give_one_line_for_that_shot(tmp_path, mutator, f
         scene.check(res)
         assert res.rc == 1 and hp.created() == 1, res.text[-2000:]
         line = one_line(res, field)
-        assert line.startswith("sequence 0 stopped at q0s0") and "re-run" in line
+        assert line.startswith("sequence 1 stopped at q0s0") and "re-run" in line
         _rerun_ok(scene, hp, 2)
 
 

@@ -226,7 +226,7 @@ def test_clip_that_fails_verification_stops_its_sequence_and_keeps_the_chain(tmp
         res = _render(emu, sb, run)
         assert not res.ok and created(emu) == 2
         (problem,) = res.problems
-        assert problem.startswith("sequence 0 stopped at s1: download of task ")
+        assert problem.startswith("sequence 1 stopped at s1: download of task ")
         assert "does not decode (test)" in problem and "re-run to retry" in problem
         assert [s["status"] for s in res.summary["shots"]] == ["succeeded", "succeeded"]
         assert [bool(s["clip"]) for s in res.summary["shots"]] == [False, True]

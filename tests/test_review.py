@@ -107,10 +107,10 @@ def test_report_html_is_self_contained(run):
     assert not re.search(r"(src|href)=['\"]https?:", html)            # nothing fetched
     assert "<link" not in html and "<script" not in html
     pngs = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
-    assert len(pngs) == 2                                               # drift + time line
+    assert len(pngs) == 3                                   # loudness + drift + time line
     sizes = [Image.open(io.BytesIO(base64.b64decode(p))).size for p in pngs]
     assert all(w >= 900 and h >= 150 for w, h in sizes)
-    timeline_png = np.asarray(Image.open(io.BytesIO(base64.b64decode(pngs[1]))).convert("RGB"))
+    timeline_png = np.asarray(Image.open(io.BytesIO(base64.b64decode(pngs[2]))).convert("RGB"))
     # the critical path outline (red) is drawn
     red = (timeline_png[..., 0] > 200) & (timeline_png[..., 1] < 60) & (timeline_png[..., 2] < 60)
     assert red.sum() > 100

@@ -74,7 +74,7 @@ def test_task_gone_stops_its_sequence_unless_resubmission_is_asked(sb, tmp_path)
     res = _render(prov, sb, run)
     assert not res.ok and prov.creates_for("s2") == 1 and prov.creates_for("s3") == 0
     (line,) = res.problems
-    assert line.startswith("sequence 0 stopped at s2: task mock-") and "--resubmit" in line
+    assert line.startswith("sequence 1 stopped at s2: task mock-") and "--resubmit" in line
     assert "check it in the provider's console" in line
     assert prov.creates_for("t2") == 1                       # the other sequence went on
     s2 = [a for a in _attempts(run) if a.shot_id == "s2"]

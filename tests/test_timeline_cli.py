@@ -51,8 +51,13 @@ def storyboard(path: Path) -> Path:
 
 def render(run_dir: str):
     r = chainer("render", "boards/lake.yaml", "-o", run_dir, "--yes", "--provider", "emulator",
-                "--progress", "off", "--poll-interval", "0.1", "--emulator-latency", "0.2")
+                "--progress", "plain", "--poll-interval", "0.1", "--emulator-latency", "0.2")
     assert r.exit_code == 0, r.output
+    # the long local steps report their progress, each to its end
+    for done in ("colour matching: 5/5 shots", "assembly: 5/5 clips"):
+        assert done in r.output, r.output[-3000:]
+    # the review decodes the downloaded and the drift-matched clips: 10
+    assert "review: 10/10 clips · done in" in r.output, r.output[-3000:]
     return r
 
 

@@ -158,8 +158,9 @@ def render_film(film: Film, options: dict, limiter, budget) -> FilmOutcome:
 
     t0 = time.monotonic()
     try:
+        # no live preview in a batch: its CPU belongs to the films' assembly
         res = render(film.storyboard, run_dir=film.run_dir, limiter=limiter,
-                     shared_budget=budget, **options)
+                     shared_budget=budget, **{"preview": False, **options})
     except ChainerError as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return FilmOutcome(film.name, film.run_dir, False, error=first,

@@ -33,6 +33,9 @@ from ..errors import InputError
               "still queued; by default they are left to finish and picked up by the next run.")
 @click.option("--progress", "progress_mode", type=click.Choice(["auto", "rich", "plain", "off"]),
               default="auto", show_default=True, help="Live table on a terminal, plain lines otherwise.")
+@click.option("--preview", "preview_mode", type=click.Choice(["on", "off"]), default="on",
+              show_default=True, help="Keep RUN_DIR/preview.mp4 (the clips landed so far, in "
+              "film order) refreshed during the render; it never replaces the film.")
 @click.option("--emulator-latency", type=float, default=None, metavar="SECONDS",
               help="In-process emulator: seconds each task stays running.")
 @click.option("--emulator-faults", type=click.Path(dir_okay=False), default=None,
@@ -41,8 +44,8 @@ from ..errors import InputError
               help="Poll every SECONDS, fixed (no backoff, no jitter); failed calls are retried "
                    "after SECONDS growing to 4x. For tests and benchmarks.")
 def command(storyboard, run_dir, provider, base_url, concurrency, budget, draft, yes,
-            retry_failed, resubmit, cancel_on_interrupt, progress_mode, emulator_latency, emulator_faults,
-            poll_interval):
+            retry_failed, resubmit, cancel_on_interrupt, progress_mode, preview_mode,
+            emulator_latency, emulator_faults, poll_interval):
     """Render STORYBOARD into one video: shot by shot, each chained from the previous shot's
     last frame, every task recorded in RUN_DIR/journal.sqlite so a re-run resumes."""
     from ..run.orchestrator import render
@@ -68,7 +71,8 @@ def command(storyboard, run_dir, provider, base_url, concurrency, budget, draft,
                     concurrency=concurrency, budget=budget, draft=draft, yes=yes,
                     retry_failed=retry_failed, resubmit=resubmit,
                     cancel_on_interrupt=cancel_on_interrupt, emulator_config=emulator_config,
-                    progress=progress, poll=poll_interval, confirm=_terminal_confirm())
+                    progress=progress, poll=poll_interval, confirm=_terminal_confirm(),
+                    preview=preview_mode == "on")
     t = result.summary["totals"]
     money = f"{t['cost_actual']:.2f} {t['currency']}" if t.get("cost_complete") else \
         f"{t['tokens_actual']:,} tokens"

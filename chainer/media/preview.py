@@ -29,6 +29,7 @@ class Preview:
                  name: str = PREVIEW_FILE, on_error: Callable[[Exception], None] | None = None):
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / name
+        self.workdir = self.run_dir / ".preview-work"
         self.order = list(order)
         self.clips: dict[str, Path] = {}
         self.on_error = on_error
@@ -40,10 +41,14 @@ class Preview:
     def landed(self, shot_id: str, clip: str | os.PathLike) -> Path | None:
         """Record a verified clip and bring the preview up to date (returns its path, or None when
         it could not be written: the previous preview, if any, is left in place)."""
+        self.add(shot_id, clip)
+        return self.refresh()
+
+    def add(self, shot_id: str, clip: str | os.PathLike) -> None:
+        """Record a verified clip without refreshing (the next :meth:`refresh` includes it)."""
         with self._lock:
             self.clips[shot_id] = Path(clip)
             self._dirty = True
-        return self.refresh()
 
     def refresh(self) -> Path | None:
         ok = True
@@ -66,6 +71,13 @@ class Preview:
                     break
         return self.path if ok and self.path.exists() else None    # ok: the last write worked
 
+    def close(self) -> None:
+        """Remove the refreshes' scratch directory (the preview itself stays)."""
+        import shutil
+
+        with self._writing:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
     def _write(self, clips: list[tuple[str, Path]]) -> bool:
         from .stitch import Segment, stitch
 
@@ -75,7 +87,7 @@ class Preview:
         segs = [Segment(path=str(p), shot_id=sid, chained=False) for sid, p in clips]
         try:
             stitch(segs, tmp, seam="keep", loudness=None, chapters=False,
-                   workdir=self.run_dir / ".preview-work", workers=1)
+                   workdir=self.workdir, workers=1)
             os.replace(tmp, self.path)
         except (ChainerError, OSError) as exc:
             tmp.unlink(missing_ok=True)

@@ -331,6 +331,9 @@ class ArkProvider(Provider):
         return PollPolicy()
 
     def expected_seconds(self, shot) -> float | None:
+        if self._emulator is not None:      # in-process: it knows its own latency
+            cfg = self._emulator.config
+            return float(cfg.latency) + float(cfg.queue_delay or 0.0)
         return shot.est_wall_seconds if self.name == "ark" else None
 
     def estimate(self, shot) -> float | None:

@@ -8,6 +8,9 @@
   seed, queue/run/download times, tokens and cost estimated vs actual, seam score, colour drift;
   totals; charts of colour drift and of the render time line with its critical path;
 - ``chapters.txt``: YouTube description chapters ("0:00 Title");
+- ``prompts.md`` (+ ``thumbs/``): the prompt sheet, per shot thumbnail, prompt, model, parameters,
+  seed and cost (:mod:`chainer.review.prompts`); report.html also shows the final audio's
+  loudness over time beside the shots (:mod:`chainer.review.loudness`);
 - ``timeline.otio``, ``timeline.fcpxml`` and ``timeline.edl``: the edit as assembled, for an
   editor (media referenced by absolute file URLs/paths computed at review time).
 
@@ -187,7 +190,8 @@ def _frames_and_stats(clip, names: dict[str, int], with_stats: bool):
 
 def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str = "report",
                  seams_per_page: int = 12, export_formats: bool = True,
-                 workers: int | None = None) -> dict[str, Path]:
+                 workers: int | None = None, loudness_target: float | None = -16.0,
+                 progress=None) -> dict[str, Path]:
     """Write the review outputs of a run into ``run_dir``; returns {name: path} of what was written.
 
     ``summary`` is the summary.json dict (see docs/architecture.md); optional fields may be missing.
@@ -198,7 +202,10 @@ def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str 
     time, default one per core), only the frames the review reads leave ffmpeg (at most
     ``frames.ANALYSIS_WIDTH`` px wide), seams are scored as soon as both sides are in, drift
     keeps two Lab statistics per clip, and the contact sheet keeps thumbnails only until their
-    page is written."""
+    page is written.
+
+    ``loudness_target``: the dashed line of the loudness chart (the storyboard's
+    ``output.loudness``). ``progress(done, total)``: clips decoded so far."""
     from .chapters import chapter_lines, write_chapters, youtube_caveats
     from .contact_sheet import ContactSheet, Seam, measure_seam, wanted_frames
     from .otio_export import write_otio
@@ -255,7 +262,11 @@ def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str 
             raw = Path(tmp) / f"{k}.rgb"
             return k, req, raw if req.decode_to(raw) else None
 
+        if progress is not None:
+            progress(0, len(jobs))
         for k, req, raw in _in_order(range(len(jobs)), decode, _workers(workers)):
+            if progress is not None:
+                progress(k + 1, len(jobs))
             e, path, names, with_stats = jobs[k]
             frames, stats = {}, None
             if req is not None:
@@ -297,6 +308,9 @@ def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str 
     for adapter, why in skipped.items():
         notes.append(f"{adapter} export skipped: {why}")
 
+    written.update(_prompt_sheet(run_dir, summary, timeline, notes))
+    loudness_png = _loudness_chart(run_dir, timeline, loudness_target, notes)
+
     files = {k: os.path.relpath(p, run_dir) for k, p in written.items()}
     files["report_json"] = "report.json"
     files["report_html"] = "report.html"
@@ -304,6 +318,41 @@ def write_review(run_dir: str | os.PathLike, summary: dict, *, drift_guard: str 
                           drift_after=after, files=files, notes=notes, chapters=chapters)
     written["report_json"] = _atomic_write(run_dir / "report.json",
                                            json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    written["report_html"] = _atomic_write(run_dir / "report.html",
-                                           render_html(report, charts_for(report)))
+    charts = charts_for(report)
+    if loudness_png is not None:
+        charts["loudness"] = loudness_png
+    written["report_html"] = _atomic_write(run_dir / "report.html", render_html(report, charts))
     return written
+
+
+def _prompt_sheet(run_dir: Path, summary: dict, timeline: Timeline,
+                  notes: list[str]) -> dict[str, Path]:
+    """``prompts.md`` (thumbnails from the timeline's clips); a failure is a note, not fatal."""
+    from .prompts import write_prompt_sheet
+
+    try:
+        return {"prompts": write_prompt_sheet(run_dir, summary,
+                                              timeline if timeline.entries else None)}
+    except Exception as exc:  # noqa: BLE001 - the other outputs are still worth having
+        notes.append(f"prompt sheet not written: {type(exc).__name__}: {exc}")
+        return {}
+
+
+def _loudness_chart(run_dir: Path, timeline: Timeline, target: float | None,
+                    notes: list[str]) -> bytes | None:
+    """The final film's loudness over time beside the shots (PNG), or None (no audio / no film)."""
+    from ..media import ffmpeg as ff
+    from ..media.probe import ProbeError, probe
+    from .loudness import loudness_chart
+
+    film = timeline.path(run_dir, timeline.output) if timeline.output else None
+    if film is None or not film.exists():
+        return None
+    try:
+        if probe(film).audio is None:        # no shot audio and no music bed: nothing to chart
+            return None
+        curve = ff.loudness_curve(film)
+    except (ff.FFmpegError, ProbeError) as exc:
+        notes.append(f"loudness over time not measured: {str(exc).splitlines()[0] if str(exc) else exc}")
+        return None
+    return loudness_chart(curve, timeline, target=target) if curve else None

@@ -316,6 +316,9 @@ def render_html(report: dict, charts: dict[str, bytes]) -> str:
                  + " → ".join(_e(x) for x in report["critical_path"]) + "</p>")
 
     for key, title, caption in (
+            ("loudness", "Loudness over time",
+             "The final audio beside the shots: short-term loudness (line), momentary (band), "
+             "the loudness target (dashed)."),
             ("drift", "Colour drift",
              "ΔE against the first frame of each sequence's first shot; each shot spans one step "
              "from its first frame to its last. 2.3 is a just-noticeable difference."),

@@ -51,11 +51,13 @@ def stitch_facts(result, output_name: str) -> dict:
     return data
 
 
-def assemble(plan, clips, out: Path, **options):
+def assemble(plan, clips, out: Path, *, progress: Callable[[int, int], None] | None = None,
+             **options):
     """Join ``clips`` ([(PlannedShot, path)], storyboard order) into ``out`` with
     :func:`chainer.media.stitch.stitch` (chained seams de-duplicated, transitions at cuts,
     loudness and chapters per the storyboard's ``output``); returns the ``StitchResult``. The
-    output appears under its name only when complete."""
+    output appears under its name only when complete. ``progress(done, total)``: the stitcher's
+    segments decided so far."""
     from ..media.stitch import Segment, stitch
     from .finishing import finish_film, music_plan, shot_texts, subtitles_mode
 
@@ -69,6 +71,8 @@ def assemble(plan, clips, out: Path, **options):
             "captions": shot_texts(sb) if soft else None,
             "subtitle_language": getattr(sb.output, "language", None),
             "music": bed, "music_modes": modes, **options}
+    if progress is not None:
+        opts["progress"] = progress
     tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
     result = stitch(segments, tmp, **opts)
     if result.timeline is not None:
@@ -107,14 +111,20 @@ def drift_guard(plan, run_dir: Path, clips, message: Callable[[str], None]):
 
 
 def assemble_run(plan, run_dir: Path, journal, downloaded: dict[str, tuple[Path, str | None]], *,
-                 message: Callable[[str], None], options: dict | None = None) -> Assembled:
+                 message: Callable[[str], None], options: dict | None = None,
+                 step: Callable[[str, float, float, str], None] | None = None) -> Assembled:
     """Drift guard + stitch + ``timeline.json`` for a run whose clips are all verified.
 
     ``downloaded``: {shot id: (its downloaded clip, the clip's sha256)} (the sha decides whether a
-    previous assembly is still the right one). Raises :class:`AssemblyFailed`."""
+    previous assembly is still the right one). ``step(name, done, total, unit)``: progress of the
+    long local steps ("colour matching", "assembly"; see
+    :meth:`chainer.run.progress.Progress.step`). Raises :class:`AssemblyFailed`."""
+    def stepper(name: str, unit: str):
+        return None if step is None else (lambda done, total: step(name, done, total, unit))
+
     run_dir = Path(run_dir)
     options = dict(options or {})
-    step = "assembly"
+    stage = "assembly"
     try:
         sb = plan.storyboard
         out = output_path(plan, run_dir)
@@ -136,11 +146,16 @@ def assemble_run(plan, run_dir: Path, journal, downloaded: dict[str, tuple[Path,
             if timeline is not None:
                 message(f"output {out} is up to date")
                 return Assembled(out, prev.get("stitch") or {}, timeline)
-        step = "drift guard (colour measure before assembly)"
+        stage = "drift guard (colour measure before assembly)"
+        matching = stepper("colour matching", "shots") if sb.drift_guard == "match" else None
+        if matching is not None:      # (per shot once the drift guard reports its grading)
+            matching(0, len(clips))
         used = drift_guard(plan, run_dir, clips, message)
-        step = "assembly"
+        if matching is not None:
+            matching(len(clips), len(clips))
+        stage = "assembly"
         message(f"assembling {len(used)} clips -> {out}")
-        result = assemble(plan, used, out, **options)
+        result = assemble(plan, used, out, progress=stepper("assembly", "clips"), **options)
         originals = {s.id: str(c) for s, c in clips}
         tl = result.timeline
         tl = replace(tl, entries=tuple(
@@ -154,7 +169,7 @@ def assemble_run(plan, run_dir: Path, journal, downloaded: dict[str, tuple[Path,
                                       "stitch": facts})
         return Assembled(out, facts, timeline)
     except Exception as exc:  # noqa: BLE001 - becomes one line; the clips are safe
-        raise _failed(plan, run_dir, journal, exc, step) from exc
+        raise _failed(plan, run_dir, journal, exc, stage) from exc
 
 
 def _failed(plan, run_dir: Path, journal, exc: Exception, step: str) -> AssemblyFailed:
@@ -176,13 +191,18 @@ def _failed(plan, run_dir: Path, journal, exc: Exception, step: str) -> Assembly
 
 
 def write_run_review(plan, run_dir: Path, summary: dict, *, message: Callable[[str], None],
-                     problem: Callable[[str], None]) -> None:
-    """Write the review outputs (contact sheet, report, chapters, editor timelines). The
-    video is already complete; a failure here is reported, not fatal."""
+                     problem: Callable[[str], None],
+                     step: Callable[[str, float, float, str], None] | None = None) -> None:
+    """Write the review outputs (contact sheet, report, prompt sheet, chapters, editor
+    timelines). The video is already complete; a failure here is reported, not fatal.
+    ``step``: as for :func:`assemble_run` ("review", clips decoded)."""
     from ..review import write_review
 
+    progress = None if step is None else (lambda done, total: step("review", done, total, "clips"))
     try:
-        written = write_review(run_dir, summary, drift_guard=plan.storyboard.drift_guard)
+        written = write_review(run_dir, summary, drift_guard=plan.storyboard.drift_guard,
+                               loudness_target=plan.storyboard.output.loudness,
+                               progress=progress)
     except Exception as exc:  # noqa: BLE001 - review must never cost the user the render
         problem(f"review outputs could not be written: {exc}")
         return

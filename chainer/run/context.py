@@ -45,6 +45,7 @@ class RunContext:
     resubmit: bool = False                 # the user allows re-creating a task proven gone
     verify_clip: Callable[..., Any] | None = None
     verify_frame: Callable[..., Any] | None = None
+    preview: Any = None                    # LivePreview (run/live_preview.py) or None: off
     stop: threading.Event = field(default_factory=threading.Event)
     limiter: Any = None                    # chainer.batch.limiter.Limiter: account slots (batch)
     current: dict[str, J.Attempt | None] = field(default_factory=dict)
@@ -74,6 +75,13 @@ class RunContext:
         return call_with_retry(fn, self.poll.retry, rng=self.rand(), wait=self.wait,
                                retryable=lambda e: self.provider.classify(e).retryable,
                                on_retry=on_retry)
+
+    def landed(self, shot_id: str) -> None:
+        """A shot's clip is on disk and verified: the live preview takes it (never blocks)."""
+        if self.preview is not None:
+            from .assess import clip_path
+
+            self.preview.landed(shot_id, clip_path(self.run_dir, shot_id))
 
     def needs_frame(self, shot) -> bool:
         seq = self.plan.sequences[shot.sequence]

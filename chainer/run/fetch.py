@@ -276,6 +276,7 @@ class Fetcher:
             ctx.journal.update(att.id, downloaded_at=time.time(), event="downloaded",
                                detail={"clip": clip_path(ctx.run_dir, shot.id).name})
             ctx.progress.shot(shot.id, "done", f"task {att.task_id}")
+            ctx.landed(shot.id)
             return "ok", ""
         except DownloadError as exc:
             return "error", (f"download of task {att.task_id} failed: {exc}; re-run to retry "

@@ -79,7 +79,7 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
            poll: PollPolicy | float | None = None, confirm_above: float = CONFIRM_ABOVE,
            transport=None, rng: random.Random | None = None, stitch_options: dict | None = None,
            verify_clip=None, assembly: bool = True, limiter=None,
-           shared_budget=None) -> RenderResult:
+           shared_budget=None, preview: bool = True) -> RenderResult:
     """Render a storyboard into ``run_dir`` (see module docstring). Raises :class:`InputError`
     (nothing submitted) for a bad storyboard, a refused budget or an unconfirmed estimate.
 
@@ -88,7 +88,9 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
     ``confirm(question) -> bool`` is asked before paid submissions above ``confirm_above``
     (``None``: refuse unless ``yes``). ``resubmit``: a task proven gone may be created again.
     ``verify_clip`` replaces the decode check of downloaded clips and ``assembly=False`` stops
-    after the clips (both for tests with a :class:`~chainer.providers.mock.MockProvider`).
+    after the clips (both for tests with a :class:`~chainer.providers.mock.MockProvider`; no
+    preview then). ``preview``: keep ``RUN_DIR/preview.mp4`` (the clips landed so far, in film
+    order) refreshed while the render runs, off the chain's path; it never replaces the film.
     ``limiter`` (:class:`chainer.batch.limiter.Limiter`): each task holds one of its account slots
     from just before its create until it is terminal or its shot stops (a batch shares one).
     ``shared_budget``: used instead of this render's own :class:`~chainer.run.budget.Budget` (one
@@ -124,7 +126,8 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
                                verify_clip=verify_clip, concurrency=concurrency,
                                cancel_on_interrupt=cancel_on_interrupt,
                                stitch_options=stitch_options, assembly=assembly,
-                               limiter=limiter, shared_budget=shared_budget)
+                               limiter=limiter, shared_budget=shared_budget,
+                               preview=preview and assembly)
             finally:
                 journal.close()
     finally:
@@ -135,7 +138,7 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
 def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, confirm,
             confirm_above, poll, rng, retry_failed, resubmit, verify_clip, concurrency,
             cancel_on_interrupt, stitch_options, assembly, limiter=None,
-            shared_budget=None) -> RenderResult:
+            shared_budget=None, preview=False) -> RenderResult:
     (run_dir / "clips").mkdir(exist_ok=True)
     (run_dir / "frames").mkdir(exist_ok=True)
     own = shared_budget if shared_budget is not None else Budget(budget, prov.currency)
@@ -149,6 +152,10 @@ def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, 
                      invocation=time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3),
                      retry_failed=retry_failed, resubmit=resubmit, verify_clip=verify_clip,
                      limiter=limiter)
+    if preview:
+        from .live_preview import LivePreview
+
+        ctx.preview = LivePreview(run_dir, [s.id for s in plan.shots], message=prog.message)
     runner = Runner(ctx, concurrency=concurrency, cancel_on_interrupt=cancel_on_interrupt,
                     stitch_options=stitch_options or {})
     if not assembly:

@@ -80,8 +80,9 @@ class Runner:
         states = assess(plan, j, ctx.run_dir, prov.key_identity, identity=prov.identity,
                         ephemeral=prov.ephemeral)
         self._preflight(states)
-        rows = [{"id": s.id, "sequence": s.sequence, "expected": prov.expected_seconds(s)}
-                for s in plan.shots]
+        rows = [{"id": s.id, "sequence": s.sequence, "expected": prov.expected_seconds(s),
+                 "cost": prov.estimate(s), "concurrency": self.concurrency,
+                 "currency": prov.currency} for s in plan.shots]
         ctx.progress.begin(rows)
         interrupted = False
         failure: ChainerError | None = None
@@ -147,13 +148,15 @@ class Runner:
                             exc = f.exception()
                             if exc is not None and not isinstance(exc, (SequenceStop, Interrupted)):
                                 q = futures[f]
-                                ctx.problem(f"sequence {q.index}: unexpected error: "
+                                ctx.problem(f"sequence {q.index + 1}: unexpected error: "
                                             f"{type(exc).__name__}: {exc}")
                 except KeyboardInterrupt:
                     ctx.stop.set()
                     raise
         finally:
             self.fetcher.shutdown()
+            if ctx.preview is not None:        # the last refresh finishes before the assembly
+                ctx.preview.close(cancel=ctx.stop.is_set())
             for sid, att in list(ctx.current.items()):
                 if att is not None:
                     ctx.current[sid] = ctx.journal.get(att.id)
@@ -212,7 +215,7 @@ class Runner:
                    and (not ctx.needs_frame(seq.shots[k]) or frame_ok(att, ctx.run_dir)))
         ctx.progress.shot(shot_id, "failed" if not ctx.stop.is_set() else "stopped", str(exc))
         if not ctx.stop.is_set():
-            ctx.problem(f"sequence {seq.index} stopped at {shot_id}: {exc}")
+            ctx.problem(f"sequence {seq.index + 1} stopped at {shot_id}: {exc}")
         for later in seq.shots[k + 1:]:
             if not settled:
                 ctx.current.pop(later.id, None)
@@ -251,10 +254,11 @@ class Runner:
         done = assembly.assemble_run(ctx.plan, ctx.run_dir, ctx.journal,
                                      {s.id: (clip_path(ctx.run_dir, s.id), ctx.current[s.id].clip_sha)
                                       for s in ctx.plan.shots},
-                                     message=ctx.progress.message, options=self.stitch_options)
+                                     message=ctx.progress.message, options=self.stitch_options,
+                                     step=ctx.progress.step)
         return done.output, done.stitch
 
     def _review(self, summary: dict) -> None:
         ctx = self.ctx
         assembly.write_run_review(ctx.plan, ctx.run_dir, summary, message=ctx.progress.message,
-                                  problem=self._problem)
+                                  problem=self._problem, step=ctx.progress.step)

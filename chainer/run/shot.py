@@ -133,6 +133,9 @@ class ShotMachine:
                     job = self.fetcher.videos.get(shot.id)
                     if job is None or job.attempt_id != att.id:
                         ctx.progress.shot(shot.id, "reused", f"task {att.task_id}")
+                        if att.cost is not None:
+                            ctx.progress.cost(shot.id, att.cost)
+                        ctx.landed(shot.id)
                     return att
                 self.fetcher.schedule(shot, att)
                 return att
@@ -180,6 +183,7 @@ class ShotMachine:
                         replaced = None
                     if local_ok(att, ctx.run_dir, need_frame):
                         ctx.progress.shot(shot.id, "done", f"task {att.task_id}")
+                        ctx.landed(shot.id)
                     else:
                         self.fetcher.schedule(shot, att)
                     return att
@@ -483,6 +487,8 @@ class ShotMachine:
                         result_json=json.dumps(task.result, default=str))
             ctx.gate.settle(att.marker, cost)
             ctx.fresh.add(att.id)
+            if cost is not None:
+                ctx.progress.cost(att.shot_id, cost)
         elif task.terminal:
             vals.update(error_code=task.error_code or task.state, error_message=task.error_message)
             ctx.gate.release(att.marker)
