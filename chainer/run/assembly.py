@@ -67,8 +67,15 @@ def assemble(plan, clips, out: Path, **options):
     from .finishing import finish_film, music_plan, shot_texts, subtitles_mode
 
     sb = plan.storyboard
-    segments = [Segment(path, s.id, s.chained_from is not None, title=s.name,
-                        transition=s.transition) for s, path in clips]
+    segments = []
+    for k, (s, path) in enumerate(clips):
+        extends = s.chained_from is not None and getattr(s, "chain", "last_frame") == "extend" and k > 0
+        # an extension holds only new content; trim frames a provider returned repeating the
+        # previous clip's end (a held or duplicated frame at the seam)
+        trim = _held_head(clips[k - 1][1], path) if extends else 0
+        segments.append(Segment(path, s.id, s.chained_from is not None and not extends,
+                                title=s.name, transition=s.transition, extends=extends,
+                                head_trim=trim))
     bed, modes = music_plan(sb)
     soft = subtitles_mode(sb) == "soft"
     opts = {"transition": sb.transition, "loudness": sb.output.loudness,
@@ -89,6 +96,12 @@ def assemble(plan, clips, out: Path, **options):
     if result.timeline is not None:
         result.timeline = replace(result.timeline, output=str(out))
     return result
+
+
+def _held_head(prev: Path, clip: Path) -> int:
+    from ..review.takes import held_head
+
+    return held_head(prev, clip)
 
 
 def drift_guard(plan, run_dir: Path, clips, message: Callable[[str], None]):
@@ -126,7 +139,7 @@ def assemble_run(plan, run_dir: Path, journal, clip_shas: dict[str, str | None],
         sb = plan.storyboard
         out = output_path(plan, run_dir)
         clips = [(s, clip_path(run_dir, s.id)) for s in plan.shots]
-        fingerprint = json.dumps({"clips": [[s.id, clip_shas.get(s.id), s.chained_from is not None,
+        fingerprint = json.dumps({"clips": [[s.id, clip_shas.get(s.id), s.chained_from is not None, getattr(s, "chain", None),
                                              s.name, s.transition] for s, _ in clips],
                                   "output": sb.output.model_dump(), "transition": sb.transition,
                                   "drift_guard": sb.drift_guard, "timeline": 1,
