@@ -136,3 +136,32 @@ def test_extend_seams_beat_last_frame(films):
     run = lf["res"].run_dir
     total = sum(count_frames(run / "clips" / f"s{k}.mp4") for k in range(1, 5))
     assert count_frames(run / "out.mp4") == total - 3
+
+
+def test_stale_reference_url_refuses_before_paying(tmp_path):
+    """A previous clip whose result URL would expire before the provider fetches it cannot be
+    extended (a reference video goes only as a URL): one line, nothing submitted for it."""
+    sb = write(tmp_path / "sb.yaml", generate_audio=False,
+               shots=[{"id": "s1", "prompt": PROMPTS[0]}, {"id": "s2", "prompt": PROMPTS[1]}])
+    with Emulator(EmulatorConfig(latency=0, x264_preset="veryfast", url_ttl=600)) as emu:
+        res = render(sb, run_dir=tmp_path / "run", provider="ark", base_url=emu.base_url,
+                     api_key="k", yes=True, poll=FAST)
+        assert created(emu) == 1                         # s1 only: s2 was never paid for
+    assert not res.ok and len(res.problems) == 1, res.problems
+    assert "s2.chain" in res.problems[0] and "expired" in res.problems[0]
+    with Journal(tmp_path / "run" / "journal.sqlite") as j:
+        assert j.attempts("s2") == []                    # no intent: the gate was never asked
+
+
+def test_cli_plan_compare_chain(tmp_path):
+    from cli_util import chainer as run_cli
+
+    sb = write(tmp_path / "sb.yaml", generate_audio=False)
+    r = run_cli("plan", sb, "--compare-chain", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    both = compare_chain(sb)
+    assert data["compare_chain"]["extend"]["cost"] == pytest.approx(both["extend"].total_cost, abs=1e-5)
+    assert data["compare_chain"]["last_frame"]["cost"] == pytest.approx(both["last_frame"].total_cost, abs=1e-5)
+    r = run_cli("plan", sb, "--compare-chain")
+    assert "chain: extend" in r.output and "chain: last_frame" in r.output
