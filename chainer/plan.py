@@ -70,6 +70,7 @@ class PlannedShot:
     price: M.Price | None = None   # where price_per_mtok comes from
     chain: str = "last_frame"      # how a chained shot continues: last_frame | extend (issue 14)
     input_seconds: float = 0.0     # extend: the previous clip's seconds sent as reference video
+    takes: int = 1                 # tasks rendered for this shot (best-of-N, chainer.run.takes)
 
     @property
     def tokens(self) -> int:
@@ -126,6 +127,7 @@ class PlannedShot:
             "est_tokens": self.est_tokens, "est_cost": self.est_cost,
             "est_wall_seconds": self.est_wall_seconds, "notes": list(self.notes),
             "chain": self.chain if self.chained else None, "input_seconds": self.input_seconds,
+            "takes": self.takes,
         }
 
 
@@ -229,7 +231,7 @@ class Plan:
 
 def cost_text(shots: list[PlannedShot], currency: str) -> str:
     """See :meth:`Plan.cost_text`."""
-    priced = [s.est_cost for s in shots if s.est_cost is not None]
+    priced = [s.est_cost * getattr(s, "takes", 1) for s in shots if s.est_cost is not None]
     unpriced = sorted({s.model.id for s in shots if s.est_cost is None})
     why = f" (price unknown for {', '.join(unpriced)})" if unpriced else ""
     if not priced and unpriced:
@@ -261,8 +263,12 @@ def build_plan(storyboard_or_path: Storyboard | str | Path, *, draft: bool = Fal
             seq.shots.append(ps)
             shots.append(ps)
         sequences.append(seq)
-    priced = [s.est_cost for s in shots if s.est_cost is not None]
+    priced = [s.est_cost * s.takes for s in shots if s.est_cost is not None]
     notes = sorted({n for s in shots for n in s.notes}, key=lambda n: n)
+    multi = [s for s in shots if s.takes > 1]
+    if multi:
+        notes.append("takes: " + ", ".join(f"{s.id} x{s.takes}" for s in multi) + " rendered in "
+                     "parallel: cost counts every take, wall time about one take's")
     unpriced = sorted({s.model.id for s in shots if s.price_per_mtok is None})
     currency = M.host_currency(host)
     if unpriced:
@@ -270,9 +276,9 @@ def build_plan(storyboard_or_path: Storyboard | str | Path, *, draft: bool = Fal
                      f"left out of every total (set pricing: {{model: {currency} per million "
                      f"tokens}} or --price MODEL={currency})")
     return Plan(storyboard=sb, sequences=sequences, shots=shots,
-                total_tokens=sum(s.est_tokens for s in shots),
+                total_tokens=sum(s.est_tokens * s.takes for s in shots),
                 total_cost=sum(priced) if priced else None,
-                cost_complete=len(priced) == len(shots), paid_tasks=len(shots),
+                cost_complete=len(priced) == len(shots), paid_tasks=sum(s.takes for s in shots),
                 critical_path=max(sequences, key=lambda s: s.est_wall_seconds),
                 draft=draft, notes=notes, currency=currency, host=host)
 
@@ -435,7 +441,8 @@ def _plan_shot(sb: Storyboard, i: int, q: int, pos: int, prev: PlannedShot | Non
         est_wall_seconds=spec.seconds_per_output_second * seconds, notes=notes, host=host,
         host_model=host_model, currency=M.host_currency(host), price=price,
         chain="extend" if (extend and chained_from) else "last_frame",
-        input_seconds=input_seconds if (extend and chained_from) else 0.0)
+        input_seconds=input_seconds if (extend and chained_from) else 0.0,
+        takes=int(eff("takes") or 1))
 
 
 def _price(spec: M.ModelSpec, host: str, overrides: Mapping[str, float], *, resolution: str,

@@ -33,7 +33,7 @@ _TRANSITION_TEXT = (f"cut | crossfade:SEC | fade:SEC, {T.MIN_SECONDS:g} < SEC <=
 
 # fields a shot inherits from ``defaults`` (and ``model`` from the top level)
 SHOT_FIELD_NAMES = ("model", "resolution", "ratio", "duration", "frames", "generate_audio",
-                    "watermark", "seed", "camera_fixed", "service_tier", "draft", "chain")
+                    "watermark", "seed", "camera_fixed", "service_tier", "draft", "chain", "takes")
 
 
 def _ratio_before(value: Any) -> Any:
@@ -83,6 +83,10 @@ class ShotFields(_Strict):
         None, description="How a chained shot continues the previous one: last_frame (its last "
         "frame is this shot's first frame; the default) or extend (the previous clip is sent as a "
         "reference video and the model continues its motion; Seedance 2.0 family and 2.5).")
+    takes: Optional[Annotated[StrictInt, Field(ge=1, le=8)]] = Field(
+        None, description="Render this many takes of the shot (different seeds, in parallel, the "
+        "same input); the one that joins the previous shot best continues the chain, the others "
+        "are kept in takes/ (cost N x, wall time ~1 x). Default 1.")
 
     _ratio = field_validator("ratio", mode="before")(_ratio_before)
 

@@ -127,18 +127,20 @@ def drift_guard(plan, run_dir: Path, clips, message: Callable[[str], None]):
 
 
 def assemble_run(plan, run_dir: Path, journal, clip_shas: dict[str, str | None], *,
-                 message: Callable[[str], None], options: dict | None = None) -> Assembled:
+                 message: Callable[[str], None], options: dict | None = None,
+                 clip_ids: dict[str, str] | None = None) -> Assembled:
     """Drift guard + stitch + ``timeline.json`` for a run whose clips are all verified.
 
     ``clip_shas``: {shot id: sha256 of its downloaded clip} (decides whether a previous assembly
-    is still the right one). Raises :class:`AssemblyFailed`."""
+    is still the right one); ``clip_ids``: {shot id: the id of its current take's clip}
+    (chainer.run.takes; default the shot's own). Raises :class:`AssemblyFailed`."""
     run_dir = Path(run_dir)
     options = dict(options or {})
     step = "assembly"
     try:
         sb = plan.storyboard
         out = output_path(plan, run_dir)
-        clips = [(s, clip_path(run_dir, s.id)) for s in plan.shots]
+        clips = [(s, clip_path(run_dir, (clip_ids or {}).get(s.id, s.id))) for s in plan.shots]
         fingerprint = json.dumps({"clips": [[s.id, clip_shas.get(s.id), s.chained_from is not None, getattr(s, "chain", None),
                                              s.name, s.transition] for s, _ in clips],
                                   "output": sb.output.model_dump(), "transition": sb.transition,

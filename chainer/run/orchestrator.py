@@ -79,7 +79,7 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
            poll: PollPolicy | float | None = None, confirm_above: float = CONFIRM_ABOVE,
            transport=None, rng: random.Random | None = None, stitch_options: dict | None = None,
            verify_clip=None, assembly: bool = True, limiter=None,
-           shared_budget=None) -> RenderResult:
+           shared_budget=None, reroll: str | None = None) -> RenderResult:
     """Render a storyboard into ``run_dir`` (see module docstring). Raises :class:`InputError`
     (nothing submitted) for a bad storyboard, a refused budget or an unconfirmed estimate.
 
@@ -92,7 +92,8 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
     ``limiter`` (:class:`chainer.batch.limiter.Limiter`): each task holds one of its account slots
     from just before its create until it is terminal or its shot stops (a batch shares one).
     ``shared_budget``: used instead of this render's own :class:`~chainer.run.budget.Budget` (one
-    budget for every film of a batch)."""
+    budget for every film of a batch). ``reroll``: render a new take of that shot (new seed; the
+    old takes are kept) and the shots chained after it (``chainer render --reroll SHOT``)."""
     from ..plan import build_plan
 
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
@@ -106,6 +107,9 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
         poll = PollPolicy.fast(float(poll))
     storyboard_path = Path(storyboard_path)
     plan = build_plan(storyboard_path, draft=draft)
+    if reroll is not None and reroll not in {s.id for s in plan.shots}:
+        raise InputError(f"--reroll {reroll}: {storyboard_path} has no shot {reroll} (shots: "
+                         f"{', '.join(s.id for s in plan.shots)})")
     run_dir = Path(run_dir) if run_dir else _default_run_dir(storyboard_path, draft)
     prog = make_progress(progress)
     from .lock import RunLock
@@ -124,7 +128,7 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
                                verify_clip=verify_clip, concurrency=concurrency,
                                cancel_on_interrupt=cancel_on_interrupt,
                                stitch_options=stitch_options, assembly=assembly,
-                               limiter=limiter, shared_budget=shared_budget)
+                               limiter=limiter, shared_budget=shared_budget, reroll=reroll)
             finally:
                 journal.close()
     finally:
@@ -135,7 +139,7 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
 def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, confirm,
             confirm_above, poll, rng, retry_failed, resubmit, verify_clip, concurrency,
             cancel_on_interrupt, stitch_options, assembly, limiter=None,
-            shared_budget=None) -> RenderResult:
+            shared_budget=None, reroll: str | None = None) -> RenderResult:
     (run_dir / "clips").mkdir(exist_ok=True)
     (run_dir / "frames").mkdir(exist_ok=True)
     own = shared_budget if shared_budget is not None else Budget(budget, prov.currency)
@@ -149,6 +153,10 @@ def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, 
                      invocation=time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3),
                      retry_failed=retry_failed, resubmit=resubmit, verify_clip=verify_clip,
                      limiter=limiter)
+    if reroll is not None:
+        from .takes import next_reroll
+
+        ctx.reroll[reroll] = next_reroll(journal, reroll)
     runner = Runner(ctx, concurrency=concurrency, cancel_on_interrupt=cancel_on_interrupt,
                     stitch_options=stitch_options or {})
     if not assembly:
@@ -157,3 +165,29 @@ def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, 
     if not assembly:
         result.ok = not ctx.problems and all(s.get("status") == "succeeded" for s in result.shots)
     return result
+
+
+def pick_take(storyboard_path, shot_id: str, take: str, *, run_dir, **render_kw) -> RenderResult:
+    """``chainer pick RUN_DIR SHOT TAKE``: make ``take`` (a take id such as ``s2.take3``, or its
+    number) ``shot_id``'s current take, then render again: the shots chained after it see a new
+    input and are rendered through the gate (estimate, confirmation, budget); nothing else is."""
+    from ..plan import build_plan
+    from .lock import RunLock
+    from .takes import pick
+
+    plan = build_plan(Path(storyboard_path), draft=render_kw.get("draft", False))
+    try:
+        shot = plan.shot(shot_id)
+    except KeyError:
+        raise InputError(f"{storyboard_path}: no shot {shot_id} (shots: "
+                         f"{', '.join(s.id for s in plan.shots)})") from None
+    run_dir = Path(run_dir)
+    if not (run_dir / "journal.sqlite").exists():
+        raise InputError(f"{run_dir}: not a chainer run directory (no journal.sqlite)")
+    with RunLock(run_dir, "pick"):
+        journal = open_run_journal(run_dir, create=False)
+        try:
+            pick(journal, run_dir, shot, take)
+        finally:
+            journal.close()
+    return render(storyboard_path, run_dir=run_dir, **render_kw)

@@ -79,8 +79,9 @@ class ShotMachine:
         prov = ctx.provider
         need_frame = ctx.needs_frame(shot)
         first_png = None
-        if shot.chained_from:
-            first_png = frame_path(ctx.run_dir, shot.chained_from).read_bytes()
+        if shot.chained_from:     # the previous shot's current take (chainer.run.takes)
+            src = prev.shot_id if prev is not None else shot.chained_from
+            first_png = frame_path(ctx.run_dir, src).read_bytes()
         from .assess import shot_key
 
         key = shot_key(shot, prov.key_identity, first_png)
