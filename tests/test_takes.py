@@ -88,16 +88,18 @@ def test_takes_render_rank_and_report(run):
     assert again.ok and created(emu) == before
 
 
-def test_pick_and_reroll_render_exactly_downstream(run):
-    from chainer.run.orchestrator import pick_take
+def test_pick_and_reroll_render_exactly_downstream(run, monkeypatch):
+    from cli_util import chainer
 
+    monkeypatch.setenv("ARK_API_KEY", "k")
     emu, kw, rd = run["emu"], run["kw"], run["res"].run_dir
     report = json.loads((rd / "report.json").read_text())
     other = report["takes"]["s2"]["takes"][-1]["take"]      # the worst take
     n_before = len(_admitted(rd))
     before = created(emu)
-    res = pick_take(run["sb"], "s2", other, **kw)
-    assert res.ok, res.problems
+    r = chainer("pick", rd, "s2", other, "--provider", "ark", "--base-url", emu.base_url, "--yes",
+                "--progress", "off", "--poll-interval", "0.05")
+    assert r.exit_code == 0, r.output
     assert created(emu) - before == 2                 # s3 and s4, nothing else
     new = _admitted(rd)[n_before:]
     assert sorted(s for s, _ in new) == ["s3", "s4"] and all(t for _, t in new)

@@ -167,27 +167,32 @@ def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, 
     return result
 
 
-def pick_take(storyboard_path, shot_id: str, take: str, *, run_dir, **render_kw) -> RenderResult:
+def pick_take(run_dir, shot_id: str, take: str, *, storyboard=None, **render_kw) -> RenderResult:
     """``chainer pick RUN_DIR SHOT TAKE``: make ``take`` (a take id such as ``s2.take3``, or its
     number) ``shot_id``'s current take, then render again: the shots chained after it see a new
-    input and are rendered through the gate (estimate, confirmation, budget); nothing else is."""
+    input and are rendered through the gate (estimate, confirmation, budget); nothing else is.
+    ``storyboard``: default the one the run was rendered from (journal meta)."""
     from ..plan import build_plan
     from .lock import RunLock
     from .takes import pick
 
-    plan = build_plan(Path(storyboard_path), draft=render_kw.get("draft", False))
-    try:
-        shot = plan.shot(shot_id)
-    except KeyError:
-        raise InputError(f"{storyboard_path}: no shot {shot_id} (shots: "
-                         f"{', '.join(s.id for s in plan.shots)})") from None
     run_dir = Path(run_dir)
     if not (run_dir / "journal.sqlite").exists():
         raise InputError(f"{run_dir}: not a chainer run directory (no journal.sqlite)")
     with RunLock(run_dir, "pick"):
         journal = open_run_journal(run_dir, create=False)
         try:
+            storyboard = Path(storyboard or journal.get_meta("storyboard") or "")
+            if not storyboard.is_file():
+                raise InputError(f"{run_dir}: the storyboard it was rendered from "
+                                 f"({storyboard}) is gone; pass it with --storyboard")
+            plan = build_plan(storyboard, draft=render_kw.get("draft", False))
+            try:
+                shot = plan.shot(shot_id)
+            except KeyError:
+                raise InputError(f"{storyboard}: no shot {shot_id} (shots: "
+                                 f"{', '.join(s.id for s in plan.shots)})") from None
             pick(journal, run_dir, shot, take)
         finally:
             journal.close()
-    return render(storyboard_path, run_dir=run_dir, **render_kw)
+    return render(storyboard, run_dir=run_dir, **render_kw)
