@@ -69,6 +69,9 @@ class PlannedShot:
     host_model: str | None = None  # the host's id for this model and mode
     currency: str = "CNY"
     price: M.Price | None = None   # where price_per_mtok comes from
+    chain: str = "last_frame"      # how a chained shot continues: last_frame | extend (issue 14)
+    input_seconds: float = 0.0     # extend: the previous clip's seconds sent as reference video
+    takes: int = 1                 # tasks rendered for this shot (best-of-N, chainer.run.takes)
 
     @property
     def tokens(self) -> int:
@@ -124,6 +127,8 @@ class PlannedShot:
             "price_source": self.price.source if self.price else None,
             "est_tokens": self.est_tokens, "est_cost": self.est_cost,
             "est_wall_seconds": self.est_wall_seconds, "notes": list(self.notes),
+            "chain": self.chain if self.chained else None, "input_seconds": self.input_seconds,
+            "takes": self.takes,
         }
 
 
@@ -227,7 +232,7 @@ class Plan:
 
 def cost_text(shots: list[PlannedShot], currency: str) -> str:
     """See :meth:`Plan.cost_text`."""
-    priced = [s.est_cost for s in shots if s.est_cost is not None]
+    priced = [s.est_cost * getattr(s, "takes", 1) for s in shots if s.est_cost is not None]
     unpriced = sorted({s.model.id for s in shots if s.est_cost is None})
     why = f" (price unknown for {', '.join(unpriced)})" if unpriced else ""
     if not priced and unpriced:
@@ -238,7 +243,8 @@ def cost_text(shots: list[PlannedShot], currency: str) -> str:
 
 # ---- building ---------------------------------------------------------------------------------
 def build_plan(storyboard_or_path: Storyboard | str | Path, *, draft: bool = False,
-               pricing: Mapping[str, float] | None = None, host: str = DEFAULT_HOST) -> Plan:
+               pricing: Mapping[str, float] | None = None, host: str = DEFAULT_HOST,
+               chain: str | None = None) -> Plan:
     """Plan every shot for ``host`` (ark, byteplus, fal, replicate; emulator = ark). ``draft``: each
     shot uses its model's fast variant (when it supports the shot's mode) at 480p. ``pricing``: the
     host's currency per million tokens by model name (beats the storyboard's). A model or mode the
@@ -254,12 +260,16 @@ def build_plan(storyboard_or_path: Storyboard | str | Path, *, draft: bool = Fal
         for pos, i in enumerate(indexes):
             prev = seq.shots[-1] if pos else None
             ps = _plan_shot(sb, i, q, pos, prev, is_last=pos == len(indexes) - 1, draft=draft,
-                            prices=prices, host=host)
+                            prices=prices, host=host, chain=chain)
             seq.shots.append(ps)
             shots.append(ps)
         sequences.append(seq)
-    priced = [s.est_cost for s in shots if s.est_cost is not None]
+    priced = [s.est_cost * s.takes for s in shots if s.est_cost is not None]
     notes = sorted({n for s in shots for n in s.notes}, key=lambda n: n)
+    multi = [s for s in shots if s.takes > 1]
+    if multi:
+        notes.append("takes: " + ", ".join(f"{s.id} x{s.takes}" for s in multi) + " rendered in "
+                     "parallel: cost counts every take, wall time about one take's")
     unpriced = sorted({s.model.id for s in shots if s.price_per_mtok is None})
     currency = M.host_currency(host)
     if unpriced:
@@ -267,11 +277,18 @@ def build_plan(storyboard_or_path: Storyboard | str | Path, *, draft: bool = Fal
                      f"left out of every total (set pricing: {{model: {currency} per million "
                      f"tokens}} or --price MODEL={currency})")
     return Plan(storyboard=sb, sequences=sequences, shots=shots,
-                total_tokens=sum(s.est_tokens for s in shots),
+                total_tokens=sum(s.est_tokens * s.takes for s in shots),
                 total_cost=sum(priced) if priced else None,
-                cost_complete=len(priced) == len(shots), paid_tasks=len(shots),
+                cost_complete=len(priced) == len(shots), paid_tasks=sum(s.takes for s in shots),
                 critical_path=max(sequences, key=lambda s: s.est_wall_seconds),
                 draft=draft, notes=notes, currency=currency, host=host)
+
+
+def compare_chain(storyboard_or_path: Storyboard | str | Path, **kw) -> dict[str, Plan]:
+    """The storyboard planned with every chained shot as ``last_frame`` and as ``extend``."""
+    sb = storyboard_or_path if isinstance(storyboard_or_path, Storyboard) \
+        else load_storyboard(storyboard_or_path, host=kw.get("host", DEFAULT_HOST))
+    return {mode: build_plan(sb, chain=mode, **kw) for mode in ("last_frame", "extend")}
 
 
 def _host(host: str) -> str:
@@ -308,7 +325,10 @@ def _draft_spec(sb: Storyboard, spec: M.ModelSpec, mode: str, refs) -> M.ModelSp
 
 
 def _plan_shot(sb: Storyboard, i: int, q: int, pos: int, prev: PlannedShot | None, *,
-               is_last: bool, draft: bool, prices: Mapping[str, float], host: str) -> PlannedShot:
+               is_last: bool, draft: bool, prices: Mapping[str, float], host: str,
+               chain: str | None = None) -> PlannedShot:
+    from .extension import billed_input_seconds, supports_extension
+
     shot = sb.shots[i]
     eff = lambda name: sb.effective(shot, name)  # noqa: E731
     spec = sb.model_spec(shot)
@@ -317,6 +337,15 @@ def _plan_shot(sb: Storyboard, i: int, q: int, pos: int, prev: PlannedShot | Non
     if draft:
         fast = _draft_spec(sb, spec, mode, shot.references)
         spec = fast
+    chain_mode = sb.chain_mode(i)
+    if chain_mode is not None and chain is not None:
+        chain_mode = chain
+    if chain_mode == "extend" and not supports_extension(spec.family, spec.max_reference_videos):
+        notes.append(f"{spec.id} cannot extend a video: chained by last frame")
+        chain_mode = "last_frame"
+    extend = chain_mode == "extend" and prev is not None
+    if extend:
+        mode = "references"        # the request: a reference video, no frame image
     draft_param = bool(eff("draft")) and spec.draft
     resolution = "480p" if (draft or draft_param) else (eff("resolution") or spec.default_resolution)
 
@@ -370,12 +399,18 @@ def _plan_shot(sb: Storyboard, i: int, q: int, pos: int, prev: PlannedShot | Non
                   "videos": [sb.resolve_media(r) for r in refs.videos],
                   "audio": [sb.resolve_media(r) for r in refs.audio]} if refs else {}
     with_video = bool(refs and refs.videos)
-    if with_video:
+    input_seconds = 0.0
+    if extend:
+        # the previous clip (24*d + 1 frames) is billed as input seconds (chainer.extension)
+        input_seconds = (prev.frames - 1) / M.FPS
+        with_video = True
+    elif with_video:
         notes.append("reference videos are billed as input seconds too (not counted: their "
                      "length is not fetched; the model's minimum for video input is applied)")
     service_tier = eff("service_tier") or "default"
     audio = bool(generate_audio)
-    est_tokens = M.usage_tokens(width, height, Fraction(frames - 1, M.FPS), spec=spec,
+    d_in = Fraction(billed_input_seconds(input_seconds)).limit_denominator(1000) if extend else 0
+    est_tokens = M.usage_tokens(width, height, Fraction(frames - 1, M.FPS), d_in, spec=spec,
                                 audio=audio, draft=draft_param, video_input=with_video)
     if draft_param:
         notes.append(f"draft clips are billed x{spec.draft_factor(audio):g} tokens "
@@ -410,7 +445,10 @@ def _plan_shot(sb: Storyboard, i: int, q: int, pos: int, prev: PlannedShot | Non
         frames_param=frames_param, draft_param=draft_param, duration_auto=duration_auto,
         transition=_transition(sb, i),
         est_wall_seconds=spec.seconds_per_output_second * seconds, notes=notes, host=host,
-        host_model=host_model, currency=M.host_currency(host), price=price)
+        host_model=host_model, currency=M.host_currency(host), price=price,
+        chain="extend" if (extend and chained_from) else "last_frame",
+        input_seconds=input_seconds if (extend and chained_from) else 0.0,
+        takes=int(eff("takes") or 1))
 
 
 def _price(spec: M.ModelSpec, host: str, overrides: Mapping[str, float], *, resolution: str,

@@ -33,7 +33,7 @@ _TRANSITION_TEXT = (f"cut | crossfade:SEC | fade:SEC, {T.MIN_SECONDS:g} < SEC <=
 
 # fields a shot inherits from ``defaults`` (and ``model`` from the top level)
 SHOT_FIELD_NAMES = ("model", "resolution", "ratio", "duration", "frames", "generate_audio",
-                    "watermark", "seed", "camera_fixed", "service_tier", "draft")
+                    "watermark", "seed", "camera_fixed", "service_tier", "draft", "chain", "takes")
 
 
 def _ratio_before(value: Any) -> Any:
@@ -79,6 +79,14 @@ class ShotFields(_Strict):
         None, description="flex = offline, half price, slower (not on 2.0).")
     draft: Optional[StrictBool] = Field(None, description="1.5 pro only: cheap 480p preview; "
                                         "returns no last frame, so nothing can chain from it.")
+    chain: Optional[Literal["last_frame", "extend"]] = Field(
+        None, description="How a chained shot continues the previous one: last_frame (its last "
+        "frame is this shot's first frame; the default) or extend (the previous clip is sent as a "
+        "reference video and the model continues its motion; Seedance 2.0 family and 2.5).")
+    takes: Optional[Annotated[StrictInt, Field(ge=1, le=8)]] = Field(
+        None, description="Render this many takes of the shot (different seeds, in parallel, the "
+        "same input); the one that joins the previous shot best continues the chain, the others "
+        "are kept in takes/ (cost N x, wall time ~1 x). Default 1.")
 
     _ratio = field_validator("ratio", mode="before")(_ratio_before)
 
@@ -265,6 +273,13 @@ class Storyboard(_Strict):
         if has_first:
             return "first_frame"
         return "t2v"
+
+    def chain_mode(self, index: int) -> str | None:
+        """How shot ``index`` continues the previous clip: ``last_frame`` | ``extend``; None when
+        it starts a sequence (nothing to continue)."""
+        if self.starts_sequence(index):
+            return None
+        return self.effective(self.shots[index], "chain") or "last_frame"
 
     def transition_for(self, index: int) -> str | None:
         """Transition into shot ``index`` if it starts a sequence (None for chained shots)."""

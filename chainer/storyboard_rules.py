@@ -169,6 +169,7 @@ def check_storyboard(sb: Storyboard, file: str, *, check_media: bool = True,
         _check_structure(c, i, shot, specs)
         if specs[i] is not None:
             _check_params(c, i, shot, specs[i])
+            _check_chain(c, i, shot, specs[i], host)
             _check_media(c, i, shot, specs[i])
             if host is not None:
                 _check_host(c, i, shot, specs[i], host)
@@ -346,6 +347,41 @@ def _check_structure(c: _Checker, i: int, shot: Shot, specs: list) -> None:
               f"last_image, or use another model ({_models_with('first_last', spec.family)})")
     if refs is not None:
         _check_reference_counts(c, i, refs, spec)
+
+
+EXTEND_HOSTS = ("ark", "byteplus")   # hosts whose adapter sends chain: extend (the Ark body)
+
+
+def _check_chain(c: _Checker, i: int, shot: Shot, spec: M.ModelSpec, host: str | None) -> None:
+    """``chain: extend`` (issue 14): the model must take reference videos, the previous clip must
+    be a usable reference (2..15 s: a result URL cannot be cut) and no frame image may be mixed
+    with it. Checked here, before anything is paid (the runner re-checks the actual clip)."""
+    from .extension import EXTEND_FAMILIES, VIDEO_MAX_S, VIDEO_MIN_S, supports_extension
+
+    sb = c.sb
+    if sb.chain_mode(i) != "extend":
+        return
+    if not supports_extension(spec.family, spec.max_reference_videos):
+        able = ", ".join(m.id for m in M.MODELS.values()
+                         if m.family in EXTEND_FAMILIES and m.max_reference_videos) or "none"
+        c.field(i, "chain", f"extend is not supported by {spec.id} (it cannot extend a video): "
+                f"use chain: last_frame, or a model that extends video ({able})")
+        return
+    if shot.last_image is not None:
+        c.add(("shots", i, "last_image"), "cannot be mixed with chain: extend (a frame image and "
+              "a reference video cannot share a request): remove last_image or use chain: last_frame")
+    if host is not None and M.normalize_host(host) not in EXTEND_HOSTS:
+        c.field(i, "chain", f"extend is not available on {host} yet (only on "
+                f"{', '.join(EXTEND_HOSTS)}): use chain: last_frame")
+    prev = sb.shots[i - 1]
+    d = sb.effective(prev, "duration")
+    if d is None:
+        d = 5
+    if d == -1:
+        return                      # the model chooses (at most 15 s): checked on the clip
+    if not VIDEO_MIN_S <= d <= VIDEO_MAX_S:
+        c.field(i, "chain", f"extend needs a previous clip of {VIDEO_MIN_S:g}..{VIDEO_MAX_S:g} s as "
+                f"its reference video and shots[{i - 1}] is {d} s: use chain: last_frame here")
 
 
 def _check_host(c: _Checker, i: int, shot: Shot, spec: M.ModelSpec, host: str) -> None:

@@ -23,6 +23,7 @@ COMMANDS = {
     "emulator": "emulator",
     "review": "review",
     "batch": "batch",
+    "pick": "pick",
 }
 
 

@@ -12,6 +12,10 @@ MODES = {"t2v": "text", "first_frame": "first frame", "first_last": "first+last"
          "references": "references"}
 
 
+def _mode(s) -> str:
+    return "extend" if getattr(s, "chain", "last_frame") == "extend" and s.chained_from else MODES[s.mode]
+
+
 def parse_prices(values: tuple[str, ...]) -> dict[str, float]:
     out: dict[str, float] = {}
     for value in values:
@@ -49,7 +53,7 @@ def render_plan(plan: Plan, console) -> None:
         dur = f"≤{s.seconds:g}s" if s.duration_auto else f"{s.seconds:g}s"
         model = s.model.name
         table.add_row(str(s.index + 1), s.id, str(s.sequence + 1), s.chained_from or "—",
-                      MODES[s.mode], model,
+                      _mode(s), model,
                       f"{s.width}×{s.height}", dur, str(s.frames), f"{s.est_tokens:,}",
                       _money(s.est_cost))
     console.print(table)
@@ -72,12 +76,31 @@ def render_plan(plan: Plan, console) -> None:
 @click.option("--provider", "host", default="ark", show_default=True,
               type=click.Choice(["ark", "volcengine", "byteplus", "fal", "replicate", "emulator"]),
               help="Host whose ids, offer and prices to plan with (emulator = Ark's).")
-def command(file: str, as_json: bool, draft: bool, prices: tuple[str, ...], host: str) -> None:
+@click.option("--compare-chain", is_flag=True,
+              help="Also show the total cost with every chained shot as chain: last_frame and as "
+                   "chain: extend (the previous clip sent as a reference video, billed as input).")
+def command(file: str, as_json: bool, draft: bool, prices: tuple[str, ...], host: str,
+            compare_chain: bool) -> None:
     """Show what rendering FILE would request and cost: sequences, modes, sizes, tokens."""
+    from ..plan import compare_chain as compare
+
     plan = build_plan(file, draft=draft, pricing=parse_prices(prices), host=host)
+    both = compare(plan.storyboard, draft=draft, pricing=parse_prices(prices), host=host) \
+        if compare_chain else None
     if as_json:
-        click.echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
+        data = plan.to_dict()
+        if both is not None:
+            data["compare_chain"] = {mode: p.to_dict()["totals"] for mode, p in both.items()}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     from rich.console import Console
 
-    render_plan(plan, Console(width=max(130, Console().width)))
+    console = Console(width=max(130, Console().width))
+    render_plan(plan, console)
+    if both is not None:
+        for mode, p in both.items():
+            n = sum(1 for s in p.shots if s.chained_from and s.chain == mode)
+            how = "extended" if mode == "extend" else "by last frame"
+            console.print(f"chain: {mode:<10} {n} chained shot{'s' * (n != 1)} {how}, "
+                          f"{p.total_tokens:,} est tokens, est cost {p.cost_text()}",
+                          highlight=False)

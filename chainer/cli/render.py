@@ -40,12 +40,15 @@ from ..errors import InputError
               help="In-process emulator: seconds each task stays running.")
 @click.option("--emulator-faults", type=click.Path(dir_okay=False), default=None,
               help="In-process emulator: a faults file (JSON/YAML).")
+@click.option("--reroll", default=None, metavar="SHOT",
+              help="Render a new take of SHOT (new seed; its old takes are kept) and the shots "
+                   "chained after it, through the usual estimate and confirmation.")
 @click.option("--poll-interval", type=float, default=None, hidden=True, metavar="SECONDS",
               help="Poll every SECONDS, fixed (no backoff, no jitter); failed calls are retried "
                    "after SECONDS growing to 4x. For tests and benchmarks.")
 def command(storyboard, run_dir, provider, base_url, concurrency, budget, draft, yes,
             retry_failed, resubmit, cancel_on_interrupt, progress_mode, preview_mode,
-            emulator_latency, emulator_faults, poll_interval):
+            emulator_latency, emulator_faults, poll_interval, reroll=None):
     """Render STORYBOARD into one video: shot by shot, each chained from the previous shot's
     last frame, every task recorded in RUN_DIR/journal.sqlite so a re-run resumes."""
     from ..run.orchestrator import render
@@ -72,7 +75,7 @@ def command(storyboard, run_dir, provider, base_url, concurrency, budget, draft,
                     retry_failed=retry_failed, resubmit=resubmit,
                     cancel_on_interrupt=cancel_on_interrupt, emulator_config=emulator_config,
                     progress=progress, poll=poll_interval, confirm=_terminal_confirm(),
-                    preview=preview_mode == "on")
+                    preview=preview_mode == "on", reroll=reroll)
     t = result.summary["totals"]
     money = f"{t['cost_actual']:.2f} {t['currency']}" if t.get("cost_complete") else \
         f"{t['tokens_actual']:,} tokens"

@@ -64,6 +64,8 @@ class Segment:
     chained: bool
     title: str | None = None
     transition: str | None = None     # how this segment is entered at a cut
+    extends: bool = False             # continues the previous clip by extension: no transition,
+    head_trim: int = 0                # no shared frame; ``head_trim`` held/repeated frames dropped
 
 
 @dataclass
@@ -331,7 +333,8 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
             plans: list[SegPlan] = []
             for i, (seg, src) in enumerate(zip(segments, sources)):
                 chained = bool(seg.chained) and i > 0
-                tr = None if (i == 0 or chained) else seg_tr[i]
+                extends = bool(seg.extends) and i > 0
+                tr = None if (i == 0 or chained or extends) else seg_tr[i]
                 p = SegPlan(index=i, source=src, shot_id=str(seg.shot_id),
                             title=seg.title or str(seg.shot_id), chained=chained, transition_in=tr)
                 p.conform = conform_steps(src, tgt, ref_key)
@@ -339,6 +342,10 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                     p.conform.append(f"timebase 1/{src.timescale}->1/{tgt.timescale} (remux)")
                 p.full = any(not c.startswith("timebase") for c in p.conform) or \
                     (tr is not None and tr.kind != "cut")
+                if extends and seg.head_trim > 0:
+                    p.head_trim = min(int(seg.head_trim), max(0, src.frames - 1))
+                    p.full = True
+                    p.conform.append(f"head trim {p.head_trim} (frames repeating the extended clip)")
                 plans.append(p)
             # transition frame counts (at cuts)
             for i, p in enumerate(plans[1:], start=1):

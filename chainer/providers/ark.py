@@ -49,15 +49,23 @@ _ARK_STATES = {"queued": "queued", "running": "running", "succeeded": "succeeded
 
 def ark_body(shot, first_frame_url: str | None = None) -> dict:
     """The Ark create body of a planned shot. Local files are inlined as data: URLs; a chained
-    shot needs ``first_frame_url`` (the previous clip's last frame, URL or data:image/png)."""
+    shot needs ``first_frame_url``, its chain input: the previous clip's last frame (URL or
+    data:image/png), or for a ``chain: extend`` shot the previous clip's result URL, sent as the
+    reference video of an extension request (:func:`chainer.extension.extension_content`)."""
     from ..plan import _image_item, _inline
 
     content: list[dict] = [{"type": "text", "text": shot.prompt}]
+    extra: dict = {}
     if shot.chained_from is not None:
         if not first_frame_url:
             raise ValueError(f"shot {shot.id} chains from {shot.chained_from}: "
                              "first_frame_url is required")
-        content.append(_image_item(first_frame_url, "first_frame"))
+        if getattr(shot, "chain", "last_frame") == "extend":
+            from ..extension import extension_content
+
+            content, extra = extension_content(shot.prompt, first_frame_url, shot.model.family)
+        else:
+            content.append(_image_item(first_frame_url, "first_frame"))
     elif first_frame_url is not None:
         raise ValueError(f"shot {shot.id} starts a sequence; it takes no first_frame_url")
     elif shot.image is not None:
@@ -94,6 +102,7 @@ def ark_body(shot, first_frame_url: str | None = None) -> dict:
         body["service_tier"] = shot.service_tier
     if shot.draft_param:
         body["draft"] = True
+    body.update(extra)            # 2.5 extension: omni_reference_task_type extend, ratio adaptive
     return body
 
 
@@ -215,6 +224,8 @@ class ArkProvider(Provider):
         if marker:
             body["safety_identifier"] = marker
         how = None if first_frame is None else ("data" if first_frame.startswith("data:") else "url")
+        if getattr(shot, "chain", "last_frame") == "extend":
+            how = None                   # the chain input is a reference video, not a frame
         return ProviderRequest(body=body, model=body["model"], params=_echo_params(body),
                                marker=marker, marker_sent=bool(marker), first_frame=how)
 

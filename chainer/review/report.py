@@ -158,6 +158,7 @@ def build_report(summary: dict, timeline: Timeline, seams: list[Seam], *,
         "worst_seam_psnr_db": _num(min((s.psnr for s in chained if s.psnr is not None), default=None), 2),
     }
     return {
+        "takes": _takes(summary),
         "version": REPORT_VERSION, "title": summary.get("title"),
         "storyboard": summary.get("storyboard"), "provider": summary.get("provider"),
         "output": {"path": str(timeline.output) if timeline.output else summary.get("output"),
@@ -233,6 +234,39 @@ def _drift_class(v: float | None) -> str:
     if v is None:
         return "muted"
     return "ok" if v <= 2.3 else "warn" if v <= 5.0 else "bad"
+
+
+def _takes(summary: dict) -> dict:
+    """Every shot's takes (``takes: N`` / re-rolls, chainer.run.takes): scores, best first."""
+    out = {}
+    for sid, entry in (summary.get("takes") or {}).items():
+        out[str(sid)] = {"current": entry.get("current"), "takes": [
+            {"take": t.get("take"), "score": _num(t.get("score"), 4), "current": bool(t.get("current")),
+             "components": t.get("components") or {}, "clip": t.get("clip"),
+             "thumbnail": t.get("thumbnail"), "task_id": t.get("task_id"), "seed": t.get("seed")}
+            for t in entry.get("takes") or []]}
+    return out
+
+
+def _takes_html(takes: dict) -> list[str]:
+    p = []
+    for sid, entry in takes.items():
+        p.append(f"<h2>Takes of {_e(sid)}</h2><p class='muted'>ranked by how well each joins the "
+                 "previous shot (lower is better); the current take is in the film</p><table><tr>"
+                 "<th>take</th><th>last frame</th><th>score</th><th>jump</th><th>continuity</th>"
+                 "<th>colour</th><th>bookend</th><th>seed</th><th>in film</th></tr>")
+        for t in entry["takes"]:
+            c = t["components"]
+            thumb = (f"<img alt='{_e(t['take'])}' style='width:160px' src='{_e(t['thumbnail'])}'>"
+                     if t.get("thumbnail") else "")
+            p.append(f"<tr><td>{_e(t['take'])}</td><td>{thumb}</td>"
+                     f"<td class='n'>{_fmt(t['score'], '{:.3f}')}</td>"
+                     + "".join(f"<td class='n'>{_fmt(c.get(k), '{:.3f}')}</td>"
+                               for k in ("jump", "continuity", "colour", "bookend"))
+                     + f"<td class='n'>{_e(t.get('seed'))}</td>"
+                     f"<td>{'✓' if t['current'] else ''}</td></tr>")
+        p.append("</table>")
+    return p
 
 
 def render_html(report: dict, charts: dict[str, bytes]) -> str:
@@ -342,6 +376,7 @@ def render_html(report: dict, charts: dict[str, bytes]) -> str:
                      f"<td class='n'>{_fmt(s['jump_db'], '{:.1f} dB')}</td>"
                      f"<td class='{_verdict_class(s['verdict'])}'>{_e(s['verdict'])}</td></tr>")
         p.append("</table>")
+    p += _takes_html(report.get("takes") or {})
     if report.get("chapters"):
         p.append("<h2>Chapters</h2><pre>" + _e("\n".join(report["chapters"])) + "</pre>")
     p.append(f"<p class='muted'>report format v{REPORT_VERSION} · written by chainer review</p>"

@@ -62,8 +62,15 @@ def assemble(plan, clips, out: Path, *, progress: Callable[[int, int], None] | N
     from .finishing import finish_film, music_plan, shot_texts, subtitles_mode
 
     sb = plan.storyboard
-    segments = [Segment(path, s.id, s.chained_from is not None, title=s.name,
-                        transition=s.transition) for s, path in clips]
+    segments = []
+    for k, (s, path) in enumerate(clips):
+        extends = s.chained_from is not None and getattr(s, "chain", "last_frame") == "extend" and k > 0
+        # an extension holds only new content; trim frames a provider returned repeating the
+        # previous clip's end (a held or duplicated frame at the seam)
+        trim = _held_head(clips[k - 1][1], path) if extends else 0
+        segments.append(Segment(path, s.id, s.chained_from is not None and not extends,
+                                title=s.name, transition=s.transition, extends=extends,
+                                head_trim=trim))
     bed, modes = music_plan(sb)
     soft = subtitles_mode(sb) == "soft"
     opts = {"transition": sb.transition, "loudness": sb.output.loudness,
@@ -86,6 +93,12 @@ def assemble(plan, clips, out: Path, *, progress: Callable[[int, int], None] | N
     if result.timeline is not None:
         result.timeline = replace(result.timeline, output=str(out))
     return result
+
+
+def _held_head(prev: Path, clip: Path) -> int:
+    from ..review.takes import held_head
+
+    return held_head(prev, clip)
 
 
 def drift_guard(plan, run_dir: Path, clips, message: Callable[[str], None]):
@@ -130,6 +143,7 @@ def assemble_run(plan, run_dir: Path, journal, downloaded: dict[str, tuple[Path,
         out = output_path(plan, run_dir)
         clips = [(s, Path(downloaded[s.id][0])) for s in plan.shots]
         fingerprint = json.dumps({"clips": [[s.id, downloaded[s.id][1], s.chained_from is not None,
+                                             getattr(s, "chain", None),
                                              s.name, s.transition] for s, _ in clips],
                                   "output": sb.output.model_dump(), "transition": sb.transition,
                                   "drift_guard": sb.drift_guard, "timeline": 1,

@@ -97,6 +97,8 @@ def assess(plan, journal: J.Journal, run_dir: Path, key_identity: str, *,
     """For every planned shot, what running now would do (no network). ``identity``: where the
     current provider's tasks live (``None``: unknown, e.g. ``chainer status``); ``ephemeral``:
     its tasks die with the process, so an in-flight task recorded under it is gone (unbilled)."""
+    from .takes import current_variant
+
     now = time.time() if now is None else now
     out: list[ShotState] = []
     for seq in plan.sequences:
@@ -108,10 +110,14 @@ def assess(plan, journal: J.Journal, run_dir: Path, key_identity: str, *,
                 continue
             need_frame = i + 1 < len(seq.shots) and seq.shots[i + 1].chained_from == shot.id
             first = None
+            shot_id = shot.id
+            shot = current_variant(shot, journal)      # its current take (chainer.run.takes)
             if shot.chained_from:
-                fp = frame_path(run_dir, shot.chained_from)
+                src = prev.attempt.shot_id if prev is not None and prev.attempt is not None \
+                    else shot.chained_from
+                fp = frame_path(run_dir, src)
                 if prev is None or not chain_ready(prev) or not fp.exists():
-                    out.append(ShotState(shot.id, "wait", f"after {shot.chained_from}"))
+                    out.append(ShotState(shot_id, "wait", f"after {shot.chained_from}"))
                     blocked = f"after {shot.chained_from}"
                     continue
                 first = fp.read_bytes()
@@ -119,11 +125,11 @@ def assess(plan, journal: J.Journal, run_dir: Path, key_identity: str, *,
                 key = shot_key(shot, key_identity, first,
                                prev.attempt.chain_digest if prev.attempt is not None else None)
             except (InputError, ValueError) as exc:
-                out.append(ShotState(shot.id, "blocked", str(exc)))
-                blocked = f"after {shot.id}"
+                out.append(ShotState(shot_id, "blocked", str(exc)))
+                blocked = f"after {shot_id}"
                 continue
             att = journal.latest(shot.id, key)
-            st = ShotState(shot.id, "submit", "not rendered yet", key, att)
+            st = ShotState(shot_id, "submit", "not rendered yet", key, att)
             here = att is None or identity is None or att.provider_identity in (None, identity)
             if att is None:
                 if journal.attempts(shot.id):
@@ -158,6 +164,6 @@ def assess(plan, journal: J.Journal, run_dir: Path, key_identity: str, *,
                 st.action == "download" and (not need_frame or frame_ok(att, run_dir)))
             out.append(st)
             if not chain_ready(st):
-                blocked = f"after {shot.id}"
+                blocked = f"after {shot_id}"
             prev = st
     return out

@@ -52,6 +52,7 @@ class RunContext:
     keys: dict[str, str] = field(default_factory=dict)
     fresh: set[int] = field(default_factory=set)   # attempts whose URLs were fetched in this run
     problems: list[str] = field(default_factory=list)
+    reroll: dict[str, int] = field(default_factory=dict)   # shot id -> re-roll number (--reroll)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def rand(self) -> random.Random:

@@ -79,7 +79,7 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
            poll: PollPolicy | float | None = None, confirm_above: float = CONFIRM_ABOVE,
            transport=None, rng: random.Random | None = None, stitch_options: dict | None = None,
            verify_clip=None, assembly: bool = True, limiter=None,
-           shared_budget=None, preview: bool = True) -> RenderResult:
+           shared_budget=None, preview: bool = True, reroll: str | None = None) -> RenderResult:
     """Render a storyboard into ``run_dir`` (see module docstring). Raises :class:`InputError`
     (nothing submitted) for a bad storyboard, a refused budget or an unconfirmed estimate.
 
@@ -94,7 +94,8 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
     ``limiter`` (:class:`chainer.batch.limiter.Limiter`): each task holds one of its account slots
     from just before its create until it is terminal or its shot stops (a batch shares one).
     ``shared_budget``: used instead of this render's own :class:`~chainer.run.budget.Budget` (one
-    budget for every film of a batch)."""
+    budget for every film of a batch). ``reroll``: render a new take of that shot (new seed; the
+    old takes are kept) and the shots chained after it (``chainer render --reroll SHOT``)."""
     from ..plan import build_plan
 
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
@@ -108,6 +109,9 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
         poll = PollPolicy.fast(float(poll))
     storyboard_path = Path(storyboard_path)
     plan = build_plan(storyboard_path, draft=draft)
+    if reroll is not None and reroll not in {s.id for s in plan.shots}:
+        raise InputError(f"--reroll {reroll}: {storyboard_path} has no shot {reroll} (shots: "
+                         f"{', '.join(s.id for s in plan.shots)})")
     run_dir = Path(run_dir) if run_dir else _default_run_dir(storyboard_path, draft)
     prog = make_progress(progress)
     from .lock import RunLock
@@ -127,7 +131,7 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
                                cancel_on_interrupt=cancel_on_interrupt,
                                stitch_options=stitch_options, assembly=assembly,
                                limiter=limiter, shared_budget=shared_budget,
-                               preview=preview and assembly)
+                               preview=preview and assembly, reroll=reroll)
             finally:
                 journal.close()
     finally:
@@ -138,7 +142,7 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
 def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, confirm,
             confirm_above, poll, rng, retry_failed, resubmit, verify_clip, concurrency,
             cancel_on_interrupt, stitch_options, assembly, limiter=None,
-            shared_budget=None, preview=False) -> RenderResult:
+            shared_budget=None, preview=False, reroll: str | None = None) -> RenderResult:
     (run_dir / "clips").mkdir(exist_ok=True)
     (run_dir / "frames").mkdir(exist_ok=True)
     own = shared_budget if shared_budget is not None else Budget(budget, prov.currency)
@@ -156,6 +160,10 @@ def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, 
         from .live_preview import LivePreview
 
         ctx.preview = LivePreview(run_dir, [s.id for s in plan.shots], message=prog.message)
+    if reroll is not None:
+        from .takes import next_reroll
+
+        ctx.reroll[reroll] = next_reroll(journal, reroll)
     runner = Runner(ctx, concurrency=concurrency, cancel_on_interrupt=cancel_on_interrupt,
                     stitch_options=stitch_options or {})
     if not assembly:
@@ -164,3 +172,34 @@ def _render(plan, run_dir: Path, journal, prov: Provider, prog, *, budget, yes, 
     if not assembly:
         result.ok = not ctx.problems and all(s.get("status") == "succeeded" for s in result.shots)
     return result
+
+
+def pick_take(run_dir, shot_id: str, take: str, *, storyboard=None, **render_kw) -> RenderResult:
+    """``chainer pick RUN_DIR SHOT TAKE``: make ``take`` (a take id such as ``s2.take3``, or its
+    number) ``shot_id``'s current take, then render again: the shots chained after it see a new
+    input and are rendered through the gate (estimate, confirmation, budget); nothing else is.
+    ``storyboard``: default the one the run was rendered from (journal meta)."""
+    from ..plan import build_plan
+    from .lock import RunLock
+    from .takes import pick
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "journal.sqlite").exists():
+        raise InputError(f"{run_dir}: not a chainer run directory (no journal.sqlite)")
+    with RunLock(run_dir, "pick"):
+        journal = open_run_journal(run_dir, create=False)
+        try:
+            storyboard = Path(storyboard or journal.get_meta("storyboard") or "")
+            if not storyboard.is_file():
+                raise InputError(f"{run_dir}: the storyboard it was rendered from "
+                                 f"({storyboard}) is gone; pass it with --storyboard")
+            plan = build_plan(storyboard, draft=render_kw.get("draft", False))
+            try:
+                shot = plan.shot(shot_id)
+            except KeyError:
+                raise InputError(f"{storyboard}: no shot {shot_id} (shots: "
+                                 f"{', '.join(s.id for s in plan.shots)})") from None
+            pick(journal, run_dir, shot, take)
+        finally:
+            journal.close()
+    return render(storyboard, run_dir=run_dir, **render_kw)

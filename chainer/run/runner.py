@@ -19,6 +19,7 @@ from .assess import PAID_ACTIONS, assess, clip_path, frame_ok, local_ok
 from .context import Interrupted, RunContext, SequenceStop
 from .fetch import Fetcher
 from .shot import ShotMachine
+from .takes import TakeRunner, extra_takes
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Runner:
         self.stitch_options = stitch_options
         self.fetcher = Fetcher(ctx)
         self.shots = ShotMachine(ctx, self.fetcher)
+        self.takes = TakeRunner(ctx, self.shots, self.fetcher)
 
     # names the assembly steps below use
     @property
@@ -127,6 +129,18 @@ class Runner:
         """The estimate (every paid submission a re-run would make) through the gate."""
         plan = self.ctx.plan
         todo = [plan.shot(s.shot_id) for s in states if s.action in PAID_ACTIONS]
+        for sid, salt in self.ctx.reroll.items():      # a new take + its downstream chain
+            from .takes import variants
+
+            shot = plan.shot(sid)
+            seq = plan.sequences[shot.sequence].shots
+            todo = [t for t in todo if t.id != sid] + variants(shot, salt=salt)
+            for later in seq[shot.position + 1:]:
+                if later.chained_from is None:
+                    break
+                if later not in todo:
+                    todo.append(later)
+        todo += [v for s in list(todo) if getattr(s, "takes", 1) > 1 for v in extra_takes(s)]
         reused = sum(1 for s in states if s.action == "reuse")
         pending = sum(1 for s in states if s.action in ("poll", "download", "resolve"))
         for s in states:
@@ -181,7 +195,8 @@ class Runner:
                         i = self._rewind(seq, back)
                         continue
                     prev = ctx.current.get(shots[i - 1].id) if i else None
-                    ctx.current[shot.id] = self.shots.run(shot, prev)
+                    ctx.current[shot.id] = self.takes.run(shot, prev,
+                                                          reroll=ctx.reroll.pop(shot.id, 0))
                     i += 1
                 except SequenceStop as exc:
                     self._stopped(seq, exc.shot_id or shot.id, exc)
@@ -252,8 +267,9 @@ class Runner:
         """(output path, stitch facts) of the run's film; raises AssemblyFailed."""
         ctx = self.ctx
         done = assembly.assemble_run(ctx.plan, ctx.run_dir, ctx.journal,
-                                     {s.id: (clip_path(ctx.run_dir, s.id), ctx.current[s.id].clip_sha)
-                                      for s in ctx.plan.shots},
+                                     # the current take's clip (chainer.run.takes; default the shot's own)
+                                     {s.id: (clip_path(ctx.run_dir, ctx.current[s.id].shot_id),
+                                             ctx.current[s.id].clip_sha) for s in ctx.plan.shots},
                                      message=ctx.progress.message, options=self.stitch_options,
                                      step=ctx.progress.step)
         return done.output, done.stitch

@@ -112,8 +112,9 @@ class ShotMachine:
         prov = ctx.provider
         need_frame = ctx.needs_frame(shot)
         first_png = None
-        if shot.chained_from:
-            first_png = frame_path(ctx.run_dir, shot.chained_from).read_bytes()
+        if shot.chained_from:     # the previous shot's current take (chainer.run.takes)
+            src = prev.shot_id if prev is not None else shot.chained_from
+            first_png = frame_path(ctx.run_dir, src).read_bytes()
         from .assess import shot_key
 
         key = shot_key(shot, prov.key_identity, first_png,
@@ -236,11 +237,53 @@ class ShotMachine:
                      force_data_url: bool) -> str | None:
         if not shot.chained_from:
             return None
+        if getattr(shot, "chain", "last_frame") == "extend":
+            return self._extend_source(shot, prev)
         if (not force_data_url and prev is not None and prev.frame_source == "provider"
                 and prev.id in self.ctx.fresh
                 and url_fresh(prev.last_frame_url, prev.urls_at, time.time())):
             return prev.last_frame_url
         return data_url_png(first_png)
+
+    def _extend_source(self, shot, prev: J.Attempt | None) -> str:
+        """The previous clip's result URL for a ``chain: extend`` shot, checked before anything is
+        paid: a succeeded attempt, its URL still fresh (Ark takes reference videos only as URLs:
+        a stale one cannot be replaced by the local copy), its length a usable reference. Else
+        the sequence stops with one line; nothing is submitted."""
+        from ..errors import InputError
+        from ..extension import check_extension_source
+
+        ctx = self.ctx
+        prov = ctx.provider
+        where = f"{ctx.plan.storyboard.source.name}: {shot.id}.chain"
+        if prev is None or prev.state != J.SUCCEEDED or not prev.video_url:
+            raise SequenceStop(f"{where}: extend needs {shot.chained_from}'s clip, which has no "
+                               "result URL; re-run, or use chain: last_frame for this shot")
+        fresh = url_fresh(prev.video_url, prev.urls_at, time.time()) and (
+            prev.id in ctx.fresh or not prov.ephemeral)
+        if not fresh:
+            raise SequenceStop(f"{where}: the result URL of {shot.chained_from} (task "
+                               f"{prev.task_id}) has expired and a reference video can only be "
+                               "sent as a URL: nothing submitted; render "
+                               f"{shot.chained_from} again (edit it or --reroll it), or use "
+                               "chain: last_frame for this shot")
+        before = ctx.plan.shot(shot.chained_from)
+        seconds = before.seconds
+        try:
+            res = json.loads(prev.result_json or "{}")
+            if isinstance(res.get("frames"), int) and res["frames"] > 1:
+                seconds = (res["frames"] - 1) / 24
+            elif isinstance(res.get("duration"), (int, float)) and res["duration"] > 0:
+                seconds = float(res["duration"])
+        except (ValueError, AttributeError):
+            pass
+        try:
+            check_extension_source(seconds, model=shot.model.id, family=shot.model.family,
+                                   max_reference_videos=shot.model.max_reference_videos,
+                                   where=where)
+        except InputError as exc:
+            raise SequenceStop(str(exc)) from None
+        return prev.video_url
 
     def _submit(self, shot, key: str, prev, first_png, force_data_url, seed_override,
                 reason: str) -> J.Attempt:
@@ -320,6 +363,11 @@ class ShotMachine:
         req = self._requests.get(att.id)
         if req is None:      # a create of an earlier run: rebuilt (model and params as sent)
             first = data_url_png(first_png) if shot.chained_from else None
+            if shot.chained_from and getattr(shot, "chain", "last_frame") == "extend":
+                sent = json.loads(att.request_json or "{}").get("content") or []
+                first = next((i.get("video_url", {}).get("url") for i in sent
+                              if isinstance(i, dict) and i.get("type") == "video_url"), None) \
+                    or "extend:unknown"
             req = self.ctx.provider.build_request(shot, first, marker=att.marker,
                                                   seed=att.seed_sent)
         return req

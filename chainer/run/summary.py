@@ -51,8 +51,9 @@ def shot_entry(shot, att: J.Attempt | None, journal: J.Journal, currency: str) -
         "cost": {"estimated": None if shot.est_cost is None else round(shot.est_cost, 6),
                  "actual": None if not att or att.cost is None else round(att.cost, 6),
                  "currency": currency},
-        "clip": f"clips/{shot.id}.mp4" if downloaded else None,
-        "last_frame": (f"frames/{shot.id}.last.png" if att and att.frame_sha else None),
+        "clip": f"clips/{att.shot_id}.mp4" if downloaded else None,
+        "last_frame": (f"frames/{att.shot_id}.last.png" if att and att.frame_sha else None),
+        "take": att.shot_id if att else None,       # the current take (chainer.run.takes)
         "frame_source": att.frame_source if att else None,
         "attempts": len(attempts),
         "task_ids": [a.task_id for a in attempts if a.task_id],
@@ -92,8 +93,15 @@ def build_summary(plan, journal: J.Journal, run_dir: Path, current: dict[str, J.
             "spent_all_attempts": round(spent_all, 6),
         },
         "stitch": stitch,
+        "takes": _takes(run_dir),
         "problems": list(problems or []),
     }
+
+
+def _takes(run_dir: Path) -> dict:
+    from .takes import summary_takes
+
+    return summary_takes(run_dir)
 
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
