@@ -123,7 +123,8 @@ def assess(plan, journal: J.Journal, run_dir: Path, key_identity: str, *,
                 first = fp.read_bytes()
             try:
                 key = shot_key(shot, key_identity, first,
-                               prev.attempt.chain_digest if prev.attempt is not None else None)
+                               prev.attempt.chain_digest if shot.chained_from and prev is not None
+                               and prev.attempt is not None else None)
             except (InputError, ValueError) as exc:
                 out.append(ShotState(shot_id, "blocked", str(exc)))
                 blocked = f"after {shot_id}"
