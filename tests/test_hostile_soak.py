@@ -11,8 +11,8 @@ Figures (printed, and asserted):
 Renders run in-process through the CLI (click's runner, the real ``chainer`` group) to keep the
 soak near two minutes; every one is a full ``chainer render --provider ark --base-url <proxy>``.
 
-Behaviours in ``BELIEF`` break rules 1, 2 (run-core): on this branch they may still pay twice,
-so "never pays twice" over them is xfail until run-core is merged; everything else is strict.
+Behaviours in ``BELIEF`` test what chainer believes about the provider (rules 1, 2); the others
+test how it treats the provider's data. Every assertion is strict.
 """
 from __future__ import annotations
 
@@ -193,6 +193,5 @@ def test_hostile_soak_no_traceback_no_escape_no_leak(soak):
     assert soak.ok_first + soak.ok_after_rerun == soak.renders
 
 
-@pytest.mark.xfail(reason="needs run-core", strict=False)
 def test_hostile_soak_never_pays_twice(soak):
     assert sum(soak.unconfirmed.values()) == 0 and sum(soak.duplicates.values()) == 0
