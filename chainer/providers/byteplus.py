@@ -19,7 +19,7 @@ from typing import Any
 from .. import models
 from ..errors import InputError
 from ..ark.client import check_base_url
-from .ark import ArkProvider
+from .ark import EMULATOR_KEY, ArkProvider
 from .base import Price, Provider, ProviderRequest, register
 from .hosthttp import key_identity_for
 
@@ -78,7 +78,7 @@ def open_byteplus(*, base_url: str | None = None, api_key: str | None = None,
     emu = Emulator(cfg)
     emu.__enter__()
     try:
-        return BytePlusProvider(emu.base_url, "chainer-emulator", emulator=emu,
+        return BytePlusProvider(emu.base_url, EMULATOR_KEY, emulator=emu,
                                 identity="byteplus-emulator@in-process", **kw)
     except BaseException:
         emu.__exit__(None, None, None)

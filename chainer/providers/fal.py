@@ -302,13 +302,14 @@ def open_fal(*, base_url: str | None = None, api_key: str | None = None, emulato
     if key:
         return FalProvider(DEFAULT_BASE_URL, key, **kw)
     from ..emulator import Emulator, EmulatorConfig
+    from .ark import EMULATOR_KEY   # a random key no URL path can contain (it is redacted)
     import dataclasses
 
     cfg = dataclasses.replace(emulator_config or EmulatorConfig(), api="fal")
     emu = Emulator(cfg)
     emu.__enter__()
     try:
-        return FalProvider(emu.base_url, "chainer-emulator", emulator=emu, identity="fal-emulator@in-process", **kw)
+        return FalProvider(emu.base_url, EMULATOR_KEY, emulator=emu, identity="fal-emulator@in-process", **kw)
     except BaseException:
         emu.__exit__(None, None, None)
         raise

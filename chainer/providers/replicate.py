@@ -307,12 +307,13 @@ def open_replicate(*, base_url: str | None = None, api_key: str | None = None,
     import dataclasses
 
     from ..emulator import Emulator, EmulatorConfig
+    from .ark import EMULATOR_KEY   # a random key no URL path can contain (it is redacted)
 
     cfg = dataclasses.replace(emulator_config or EmulatorConfig(), api="replicate")
     emu = Emulator(cfg)
     emu.__enter__()
     try:
-        return ReplicateProvider(emu.base_url, "chainer-emulator", emulator=emu,
+        return ReplicateProvider(emu.base_url, EMULATOR_KEY, emulator=emu,
                                  identity="replicate-emulator@in-process", **kw)
     except BaseException:
         emu.__exit__(None, None, None)
