@@ -268,8 +268,6 @@ class Fetcher:
         (``floor(W*H*frames/1024)``, no input video) and, where the price is per token, the cost
         from them; with no price the cost stays unknown (never invented)."""
         ctx = self.ctx
-        if att.downloaded_at is not None:
-            return att
         vals: dict[str, Any] = {}
         detail: dict[str, Any] = {"clip": clip_path(ctx.run_dir, shot.id).name}
         if att.tokens is None and att.state == J.SUCCEEDED and not shot.references.get("videos"):
