@@ -195,3 +195,21 @@ def test_plan_shows_each_hosts_price_and_currency(tmp_path):
                "download" in out[host]
     assert "replicate deletes results 1 h after a task succeeds" in out["replicate"]
     assert "returns no last frame" not in out["ark"] + out["byteplus"]
+
+
+@pytest.mark.parametrize("requested,storyboard,env,want", [
+    ("auto", None, {}, "emulator"),
+    ("auto", None, {"ARK_API_KEY": "k"}, "ark"),
+    ("auto", "byteplus", {"ARK_API_KEY": "k"}, "byteplus"),
+    ("auto", None, {"FAL_KEY": "k"}, "fal"),
+    ("auto", None, {"REPLICATE_API_TOKEN": "k"}, "replicate"),
+    ("auto", None, {"FAL_KEY": "", "REPLICATE_API_TOKEN": "k"}, "replicate"),
+    (None, "volcengine", {}, "ark"),
+    ("fal", "byteplus", {"ARK_API_KEY": "k"}, "fal"),          # the option wins
+    ("emulator", "fal", {"FAL_KEY": "k"}, "emulator"),
+])
+def test_choose_provider(requested, storyboard, env, want):
+    from chainer.providers.choose import choose_provider, plan_host
+
+    assert choose_provider(requested, storyboard, env) == want
+    assert plan_host(want) == (want if want != "emulator" else "ark")
