@@ -123,7 +123,7 @@ def test_same_chained_storyboard_renders_on_every_host(tmp_path, host):
     assert_key_nowhere(tmp_path, res.stdout, res.stderr)
 
 
-def test_switching_the_storyboards_provider_renders_again_on_the_new_host(tmp_path):
+def test_switching_the_storyboards_provider_renders_again_on_the_new_host(tmp_path, monkeypatch):
     env = env_with(ARK_API_KEY=KEY, FAL_KEY=KEY)
     with Emulator(fast_cfg(api="byteplus", latency=0.1, api_key=KEY)) as bp, \
             Emulator(fast_cfg(api="fal", latency=0.1, api_key=KEY)) as fal:
@@ -148,6 +148,13 @@ def test_switching_the_storyboards_provider_renders_again_on_the_new_host(tmp_pa
         assert summary["provider"] == "fal" and summary["totals"]["currency"] == "USD"
         assert not set(first_ids) & {s["task_id"] for s in summary["shots"]}
         assert count_frames(run / "harbour.mp4") == 3 * FRAMES - 2
+    # `chainer status` plans for the host the run used: its currency, nothing left to do
+    from chainer.run.status import run_status
+
+    monkeypatch.chdir(tmp_path)
+    st = run_status("run")
+    assert st["provider"] == "fal" and st["currency"] == "USD"
+    assert [s["state"] for s in st["shots"]] == ["succeeded"] * 3, st["shots"]
     assert_key_nowhere(tmp_path, first.stdout, first.stderr, second.stdout, second.stderr)
 
 
