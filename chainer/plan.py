@@ -272,6 +272,9 @@ def build_plan(storyboard_or_path: Storyboard | str | Path, *, draft: bool = Fal
                      "parallel: cost counts every take, wall time about one take's")
     unpriced = sorted({s.model.id for s in shots if s.price_per_mtok is None})
     currency = M.host_currency(host)
+    from .providers.choose import host_notes
+
+    notes += host_notes(host, chained=any(s.chained_from for s in shots))
     if unpriced:
         notes.append(f"price unknown on {host} for " + ", ".join(unpriced) + ": tokens shown, cost "
                      f"left out of every total (set pricing: {{model: {currency} per million "

@@ -190,6 +190,11 @@ class Storyboard(_Strict):
     title: Optional[StrictStr] = Field(None, description="Title. Default: the file name.")
     model: Optional[StrictStr] = Field(None, description="Default model for every shot: a "
                                        "neutral name (e.g. seedance-2.0) or a host's own id.")
+    provider: Optional[Literal["auto", "ark", "volcengine", "byteplus", "fal", "replicate",
+                               "emulator"]] = Field(
+        None, description="Host to render on when `chainer render` is given no --provider (or "
+        "--provider auto): ark, byteplus, fal, replicate, emulator; auto picks the host whose key "
+        "is set (ARK_API_KEY, FAL_KEY, REPLICATE_API_TOKEN).")
     defaults: ShotFields = Field(default_factory=ShotFields, description="Settings every shot "
                                  "inherits unless it gives its own.")
     output: Output = Field(default_factory=Output, description="The assembled video: file name, "

@@ -58,6 +58,10 @@ def render_plan(plan: Plan, console) -> None:
                       _money(s.est_cost))
     console.print(table)
     cp = plan.critical_path
+    rates = sorted({(s.model.name, s.price_per_mtok) for s in plan.shots}, key=str)
+    console.print(f"Host: {plan.host}; prices in {plan.currency} per million tokens: " + "; ".join(
+        f"{name} {'price unknown' if per is None else f'{per:g}'}" for name, per in rates),
+        highlight=False)
     console.print(f"Total: {plan.paid_tasks} paid tasks, {plan.seconds:g} s of video, "
                   f"{plan.total_tokens:,} est tokens, est cost {plan.cost_text()}", highlight=False)
     console.print(f"Critical path: sequence {cp.index + 1} ({len(cp.shots)} shots, "
@@ -73,17 +77,25 @@ def render_plan(plan: Plan, console) -> None:
 @click.option("--draft", is_flag=True, help="Plan a cheap preview: fast model variants, 480p.")
 @click.option("--price", "prices", multiple=True, metavar="MODEL=PRICE",
               help="Price per million tokens for a model, in the host's currency (repeatable).")
-@click.option("--provider", "host", default="ark", show_default=True,
-              type=click.Choice(["ark", "volcengine", "byteplus", "fal", "replicate", "emulator"]),
-              help="Host whose ids, offer and prices to plan with (emulator = Ark's).")
+@click.option("--provider", "host", default="auto", show_default=True,
+              type=click.Choice(["auto", "ark", "volcengine", "byteplus", "fal", "replicate",
+                                 "emulator"]),
+              help="Host whose ids, offer, prices and currency to plan with (emulator = Ark's); "
+                   "auto: the storyboard's provider:, else the host whose key is set, else Ark.")
 @click.option("--compare-chain", is_flag=True,
               help="Also show the total cost with every chained shot as chain: last_frame and as "
                    "chain: extend (the previous clip sent as a reference video, billed as input).")
 def command(file: str, as_json: bool, draft: bool, prices: tuple[str, ...], host: str,
             compare_chain: bool) -> None:
     """Show what rendering FILE would request and cost: sequences, modes, sizes, tokens."""
-    from ..plan import compare_chain as compare
+    import os
 
+    from ..plan import compare_chain as compare
+    from ..providers.choose import choose_provider, plan_host
+    from ..storyboard import load_storyboard
+
+    if host == "auto":       # what `chainer render` would pick
+        host = plan_host(choose_provider("auto", load_storyboard(file).provider, os.environ))
     plan = build_plan(file, draft=draft, pricing=parse_prices(prices), host=host)
     both = compare(plan.storyboard, draft=draft, pricing=parse_prices(prices), host=host) \
         if compare_chain else None

@@ -11,14 +11,18 @@ from ..errors import InputError
 @click.option("-o", "--run-dir", "run_dir", type=click.Path(file_okay=False), default=None,
               help="Run directory (default renders/<storyboard name>/, or renders/<name>-draft/).")
 @click.option("--provider", default="auto", show_default=True,
-              help="auto: Ark when ARK_API_KEY is set, else the built-in emulator; or ark, "
-                   "emulator, or another registered provider.")
-@click.option("--base-url", default=None, help="Provider base URL (Ark: default $ARK_BASE_URL or "
-              "the official cn-beijing endpoint; emulator: a running `chainer emulator`).")
+              help="auto | ark | byteplus | fal | replicate | emulator. auto: the storyboard's "
+                   "provider:, else the host whose key is set (ARK_API_KEY: ark, FAL_KEY: fal, "
+                   "REPLICATE_API_TOKEN: replicate), else the built-in emulator. A host without "
+                   "its key renders on the built-in emulator of its wire shape (and says so).")
+@click.option("--base-url", default=None, help="Provider base URL, overriding any host's default "
+              "(Ark: $ARK_BASE_URL or the cn-beijing endpoint; an emulator: a running "
+              "`chainer emulator --api HOST`).")
 @click.option("--concurrency", type=int, default=3, show_default=True,
               help="Sequences rendered at once (shots within a sequence are always in order).")
 @click.option("--budget", type=float, default=None, metavar="AMOUNT",
-              help="Refuse to start above this estimate (CNY) and stop submitting before "
+              help="Refuse to start above this estimate (in the host's currency: CNY on Ark, "
+                   "USD elsewhere) and stop submitting before "
                    "spent + in-flight would pass it.")
 @click.option("--draft", is_flag=True, help="Cheap preview: fast model variants at 480p, in "
               "its own run directory.")
@@ -77,9 +81,14 @@ def command(storyboard, run_dir, provider, base_url, concurrency, budget, draft,
                     progress=progress, poll=poll_interval, confirm=_terminal_confirm(),
                     preview=preview_mode == "on", reroll=reroll)
     t = result.summary["totals"]
-    money = f"{t['cost_actual']:.2f} {t['currency']}" if t.get("cost_complete") else \
-        f"{t['tokens_actual']:,} tokens"
-    if result.summary.get("provider") == "emulator":
+    cur = t.get("currency") or ""
+    if t.get("cost_complete"):
+        money = f"{t['cost_actual']:.2f} {cur}"
+    elif t.get("tokens_actual"):
+        money = f"{t['tokens_actual']:,} tokens, price unknown ({cur})"
+    else:
+        money = "price unknown"
+    if result.summary.get("provider") == "emulator" or result.summary.get("billed") is False:
         money += " at list price, not billed: emulator"
     if result.ok:
         click.echo(f"wrote {result.output} ({t['succeeded']} shots, {money}); "

@@ -21,6 +21,9 @@ Contract (what the run relies on; an adapter that cannot keep a point says so in
   image. When False the run extracts the exact last frame from the downloaded clip.
 - ``billed``: submissions cost money (the emulator's do not: never asked to confirm, still
   budgeted and counted).
+- ``image_limits`` (:class:`~chainer.media.last_frame.ImageLimits`): what a last frame extracted
+  from a clip must fit to be sent as the next first frame; ``output_retention``: seconds a result
+  stays downloadable after success (None = not stated by the host; Replicate: one hour).
 - ``ephemeral``: the provider's tasks die with this process (the in-process emulator, the mock);
   an attempt recorded under an ephemeral identity of another process is known to be gone.
 - :meth:`build_request` (pure, no network): the wire body for a planned shot; ``first_frame`` is
@@ -61,6 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from ..media.last_frame import SEEDANCE_LIMITS, ImageLimits
 from .poll import PollPolicy
 
 __all__ = ["Provider", "ProviderRequest", "TaskStatus", "FindResult", "Lookup", "Failure",
@@ -235,6 +239,11 @@ class Price:
     per_mtok: float
     currency: str
 
+    @classmethod
+    def of(cls, p) -> "Price | None":
+        """A model-table price (:class:`chainer.models.Price`) as the run's; None stays None."""
+        return None if p is None else cls(float(p.per_mtok), str(p.currency))
+
 
 # ---- the ONE "is this task ours?" check -----------------------------------------------------
 
@@ -314,6 +323,12 @@ class Provider(ABC):
     returns_last_frame: bool = True
     billed: bool = True
     ephemeral: bool = False
+    # what a last frame taken from a clip must fit to be the next shot's first frame (Seedance's
+    # own input-image limits unless the host has stricter ones)
+    image_limits: ImageLimits = SEEDANCE_LIMITS
+    # seconds a result URL stays downloadable after the task succeeds (None: the host does not
+    # say; Ark's signed URLs carry their own expiry). Replicate: 3600.
+    output_retention: float | None = None
 
     def __init__(self, base_url: str):
         self.base_url = base_url.rstrip("/")

@@ -16,10 +16,10 @@ import dataclasses
 import os
 from typing import Any
 
-from .. import _host_ids
+from .. import models
 from ..errors import InputError
 from ..ark.client import check_base_url
-from .ark import ArkProvider
+from .ark import EMULATOR_KEY, ArkProvider
 from .base import Price, Provider, ProviderRequest, register
 from .hosthttp import key_identity_for
 
@@ -42,8 +42,7 @@ class BytePlusProvider(ArkProvider):
 
     def build_request(self, shot, first_frame: str | None = None, *, marker: str | None = None,
                       seed: int | None = None) -> ProviderRequest:
-        # TODO(merge): chainer.models.host_model_id / price_for (same signatures)
-        model = _host_ids.host_model_id(shot.model, "byteplus", shot.mode)
+        model = models.host_model_id(shot.model, "byteplus", shot.mode)
         if model is None:
             raise InputError(f"shot {shot.id}: model {shot.model.id} is not offered on BytePlus ModelArk")
         req = super().build_request(shot, first_frame, marker=marker, seed=seed)
@@ -58,9 +57,9 @@ class BytePlusProvider(ArkProvider):
         return Provider.estimate(self, shot)
 
     def price(self, shot) -> Price | None:
-        return _host_ids.price_for(shot.model, "byteplus", resolution=shot.resolution,
-                                   audio=shot.generate_audio, tier=shot.service_tier,
-                                   video_input=bool(shot.references.get("videos")))
+        return Price.of(models.price_for(shot.model, "byteplus", resolution=shot.resolution,
+                                         audio=shot.generate_audio, tier=shot.service_tier,
+                                         video_input=bool(shot.references.get("videos"))))
 
 
 def open_byteplus(*, base_url: str | None = None, api_key: str | None = None,
@@ -79,7 +78,7 @@ def open_byteplus(*, base_url: str | None = None, api_key: str | None = None,
     emu = Emulator(cfg)
     emu.__enter__()
     try:
-        return BytePlusProvider(emu.base_url, "chainer-emulator", emulator=emu,
+        return BytePlusProvider(emu.base_url, EMULATOR_KEY, emulator=emu,
                                 identity="byteplus-emulator@in-process", **kw)
     except BaseException:
         emu.__exit__(None, None, None)

@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable
 
-from .. import _host_ids
+from .. import models
 from ..errors import InputError
 from .base import (Failure, FindResult, Lookup, Price, Provider, ProviderRequest, TaskStatus,
                    register, valid_task_id)
@@ -105,8 +105,7 @@ class FalProvider(Provider):
 
     # -- requests --
     def endpoint(self, shot, mode: str) -> str:
-        # TODO(merge): chainer.models.host_model_id / price_for (same signatures)
-        endpoint = _host_ids.host_model_id(shot.model, "fal", mode)
+        endpoint = models.host_model_id(shot.model, "fal", mode)
         if endpoint is None:
             raise InputError(f"shot {shot.id}: model {shot.model.id} is not offered on fal ({mode})")
         return endpoint
@@ -267,8 +266,8 @@ class FalProvider(Provider):
         return getattr(shot, "est_wall_seconds", None) or None
 
     def price(self, shot) -> Price | None:
-        return _host_ids.price_for(shot.model, "fal", resolution=shot.resolution,
-                                   audio=shot.generate_audio, tier=shot.service_tier)
+        return Price.of(models.price_for(shot.model, "fal", resolution=shot.resolution,
+                                       audio=shot.generate_audio, tier=shot.service_tier))
 
     # -- results --
     def download(self, url: str, dest: Path, *, max_bytes: int, deadline: float) -> int:
@@ -303,13 +302,14 @@ def open_fal(*, base_url: str | None = None, api_key: str | None = None, emulato
     if key:
         return FalProvider(DEFAULT_BASE_URL, key, **kw)
     from ..emulator import Emulator, EmulatorConfig
+    from .ark import EMULATOR_KEY   # a random key no URL path can contain (it is redacted)
     import dataclasses
 
     cfg = dataclasses.replace(emulator_config or EmulatorConfig(), api="fal")
     emu = Emulator(cfg)
     emu.__enter__()
     try:
-        return FalProvider(emu.base_url, "chainer-emulator", emulator=emu, identity="fal-emulator@in-process", **kw)
+        return FalProvider(emu.base_url, EMULATOR_KEY, emulator=emu, identity="fal-emulator@in-process", **kw)
     except BaseException:
         emu.__exit__(None, None, None)
         raise

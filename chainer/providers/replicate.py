@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from .. import _host_ids
+from .. import models
 from ..errors import InputError
 from .base import (CREATE_SLACK, Failure, FindResult, Lookup, Price, Provider, ProviderRequest,
                    TaskStatus, decide_ownership, register, valid_task_id)
@@ -118,6 +118,8 @@ class ReplicateProvider(Provider):
     # what a locally extracted last frame must fit to be sent as the next ``image`` (UNCONFIRMED:
     # Replicate publishes no Seedance image limits; Seedance's own apply)
     image_limits = SEEDANCE_LIMITS
+    # "input and output files are automatically deleted after an hour" for API predictions
+    output_retention = 3600.0
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
                  transport=None, poll: PollPolicy | None = None, emulator: Any = None,
@@ -154,7 +156,7 @@ class ReplicateProvider(Provider):
 
         where = f"shot {shot.id} on replicate"
         # TODO(merge): chainer.models.host_model_id / price_for (same signatures)
-        model_name = _host_ids.host_model_id(shot.model, "replicate", shot.mode)
+        model_name = models.host_model_id(shot.model, "replicate", shot.mode)
         if model_name is None:
             raise InputError(f"{where}: model {shot.model.id} is not offered on Replicate")
         if shot.references.get("videos") or shot.references.get("audio"):
@@ -278,8 +280,8 @@ class ReplicateProvider(Provider):
         return getattr(shot, "est_wall_seconds", None) or None
 
     def price(self, shot) -> Price | None:
-        return _host_ids.price_for(shot.model, "replicate", resolution=shot.resolution,
-                                   audio=shot.generate_audio, tier=shot.service_tier)
+        return Price.of(models.price_for(shot.model, "replicate", resolution=shot.resolution,
+                                       audio=shot.generate_audio, tier=shot.service_tier))
 
     # -- results --
     def download(self, url: str, dest: Path, *, max_bytes: int, deadline: float) -> int:
@@ -305,12 +307,13 @@ def open_replicate(*, base_url: str | None = None, api_key: str | None = None,
     import dataclasses
 
     from ..emulator import Emulator, EmulatorConfig
+    from .ark import EMULATOR_KEY   # a random key no URL path can contain (it is redacted)
 
     cfg = dataclasses.replace(emulator_config or EmulatorConfig(), api="replicate")
     emu = Emulator(cfg)
     emu.__enter__()
     try:
-        return ReplicateProvider(emu.base_url, "chainer-emulator", emulator=emu,
+        return ReplicateProvider(emu.base_url, EMULATOR_KEY, emulator=emu,
                                  identity="replicate-emulator@in-process", **kw)
     except BaseException:
         emu.__exit__(None, None, None)

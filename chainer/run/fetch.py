@@ -57,6 +57,7 @@ class Fetcher:
         self.workers = workers
         self.pool: ThreadPoolExecutor | None = None
         self.videos: dict[str, VideoJob] = {}
+        self._checks: dict[int, Any] = {}        # attempt id -> its clip's verification
         self._lock = threading.Lock()
         self.verify_clip = ctx.verify_clip or verify_video
         self.verify_frame = ctx.verify_frame or verify_png
@@ -181,9 +182,11 @@ class Fetcher:
                                max_bytes=_frame_cap(size), deadline=FRAME_DEADLINE)
             else:
                 if not clip_ok(att, ctx.run_dir):
+                    # the host gives no last frame (fal, Replicate): the chain waits for the clip
                     att = self.clip(shot, att)
                     if att.url_expired:
                         return att
+                    att = self._downloaded(shot, att)
                     ctx.progress.message(f"{shot.id}: the provider returned no last frame; "
                                          "using the clip's decoded last frame")
                 else:
@@ -200,13 +203,20 @@ class Fetcher:
                                f"{exc}; re-run to retry (the task is recorded)") from None
 
     def _extract(self, shot, att: J.Attempt) -> None:
-        from ..media.ffmpeg import extract_frame_png
+        """The clip's exact last frame (decoded to the end; 8-bit PNG even from 10-bit HEVC),
+        checked against the provider's image-input limits, as the shot's last frame."""
+        from ..media.last_frame import LastFrameError, extract_last_frame
 
         ctx = self.ctx
         frame = frame_path(ctx.run_dir, shot.id)
         tmp = frame.parent / f".{shot.id}.extract.png"
         tmp.unlink(missing_ok=True)
-        extract_frame_png(clip_path(ctx.run_dir, shot.id), tmp, last=True)
+        try:
+            extract_last_frame(clip_path(ctx.run_dir, shot.id), tmp,
+                               limits=ctx.provider.image_limits)
+        except LastFrameError as exc:
+            raise SequenceStop(f"{shot.id}: {exc}; the next shot cannot start from it (the task "
+                               "is recorded: nothing is submitted again)") from None
         # the chain digest is the frame as FIRST obtained: a re-extraction (other PNG bytes of the
         # same frame) keeps it, so the next shot keeps its key and is not paid for again
         ctx.journal.update(att.id, frame_sha=sha256_file(tmp), frame_source="extracted",
@@ -240,9 +250,14 @@ class Fetcher:
                 raise DownloadError(f"task {att.task_id} succeeded without a video URL")
             ctx.progress.shot(shot.id, "downloading", "video")
             aid = att.id
-            self._download(att.video_url, clip, part(att),
-                           verify=lambda p: self.verify_clip(p, expected_frames=expected_frames,
-                                                             size=size),
+
+            def verify(p: Path):
+                check = self.verify_clip(p, expected_frames=expected_frames, size=size)
+                with self._lock:
+                    self._checks[aid] = check      # the decoded size and frame count (usage)
+                return check
+
+            self._download(att.video_url, clip, part(att), verify=verify,
                            before_rename=lambda sha, n: ctx.journal.update(
                                aid, clip_sha=sha, clip_bytes=n,
                                clip_path=str(clip.relative_to(ctx.run_dir))),
@@ -252,6 +267,35 @@ class Fetcher:
             return ctx.journal.get(att.id)
 
         return self._with_fresh_urls(shot, att, "video", part, download)
+
+    def _downloaded(self, shot, att: J.Attempt) -> J.Attempt:
+        """Journal that ``att``'s clip is on disk (verified). When the host reported no usage
+        (fal, Replicate) the billed tokens are computed from the clip with the table's formula
+        (``floor(W*H*frames/1024)``, no input video) and, where the price is per token, the cost
+        from them; with no price the cost stays unknown (never invented)."""
+        ctx = self.ctx
+        vals: dict[str, Any] = {}
+        detail: dict[str, Any] = {"clip": clip_path(ctx.run_dir, shot.id).name}
+        if att.tokens is None and att.state == J.SUCCEEDED and not shot.references.get("videos"):
+            with self._lock:
+                check = self._checks.pop(att.id, None)
+            try:
+                if check is None:        # verified by an earlier run: decode it again
+                    check = self.verify_clip(clip_path(ctx.run_dir, shot.id))
+                w, h, n = int(check.width), int(check.height), int(check.frames)
+            except Exception:  # noqa: BLE001 - a verifier without size (tests): usage stays unknown
+                w = h = n = 0
+            if w > 0 and h > 0 and n > 0:
+                from ..models import billed_tokens
+
+                tokens = billed_tokens(w, h, n)
+                vals["tokens"] = tokens
+                detail["tokens_computed"] = f"{w}x{h}x{n} frames/1024 (the host reported no usage)"
+                if att.price is not None:
+                    vals["cost"] = tokens / 1e6 * att.price
+                    ctx.gate.settle(att.marker, vals["cost"])
+        return ctx.journal.update(att.id, downloaded_at=time.time(), event="downloaded",
+                                  detail=detail, **vals)
 
     def schedule(self, shot, att: J.Attempt) -> None:
         """Download ``att``'s clip on the download pool (once per attempt)."""
@@ -273,8 +317,7 @@ class Fetcher:
             att = self.clip(shot, att)
             if att.url_expired:
                 return "expired", f"the result URL of task {att.task_id} expired"
-            ctx.journal.update(att.id, downloaded_at=time.time(), event="downloaded",
-                               detail={"clip": clip_path(ctx.run_dir, shot.id).name})
+            self._downloaded(shot, att)
             ctx.progress.shot(shot.id, "done", f"task {att.task_id}")
             ctx.landed(shot.id)
             return "ok", ""

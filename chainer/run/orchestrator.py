@@ -27,6 +27,7 @@ from typing import Callable
 
 from ..errors import InputError
 from ..providers.base import Provider
+from ..providers.choose import plan_host
 from ..providers.poll import EXPIRES_DEFAULT, EXPIRES_MARGIN, PollPolicy
 from .budget import Budget
 from .context import Interrupted, RunContext, SequenceStop
@@ -48,26 +49,42 @@ def _default_run_dir(storyboard_path: Path, draft: bool) -> Path:
 
 
 def open_render_provider(provider: str, base_url: str | None, api_key: str | None, *,
-                         transport=None, emulator_config=None, message=lambda s: None) -> Provider:
-    """``auto`` | ``ark`` | ``emulator`` | any registered name -> an open provider."""
+                         transport=None, emulator_config=None, message=lambda s: None,
+                         storyboard_provider: str | None = None, env=None) -> Provider:
+    """``auto`` | ``ark`` | ``byteplus`` | ``fal`` | ``replicate`` | ``emulator`` | any registered
+    name -> an open provider (:mod:`chainer.providers.choose` says which). A host without its key
+    and without ``base_url`` renders on the built-in emulator of its wire shape, and ``message``
+    says so (one line); ``base_url`` overrides any default endpoint."""
     import os
 
     from ..providers import open_provider
+    from ..providers.choose import KEY_VARS, choose_provider
 
-    key = api_key or os.environ.get("ARK_API_KEY") or None
-    name = provider
-    if name == "auto":
-        name = "ark" if key else "emulator"
+    env = os.environ if env is None else env
+    name = choose_provider(provider, storyboard_provider, env)
     kw: dict = {"transport": transport} if transport is not None else {}
+    var = KEY_VARS.get(name)
+    key = api_key or (env.get(var) if var else None) or None
+    if name == "ark" and not key and not base_url and not env.get("ARK_BASE_URL"):
+        name = "emulator"          # same rule as the other hosts: their built-in emulator
     if name == "emulator":
         prov = open_provider("emulator", base_url=base_url, api_key=None,
                              emulator_config=emulator_config, **kw)
-        if provider == "auto":
-            message(f"ARK_API_KEY is not set: rendering with the built-in emulator at "
+        if prov.emulator is not None and provider != "emulator":
+            why = "ARK_API_KEY is not set" if var else \
+                "none of ARK_API_KEY, FAL_KEY, REPLICATE_API_TOKEN is set"
+            message(f"{why}: rendering on the built-in emulator (Ark wire shape) at "
                     f"{prov.base_url} (procedural clips, nothing is billed)")
         return prov
     if name == "ark":
         return open_provider("ark", base_url=base_url, api_key=key, **kw)
+    if var is not None:
+        prov = open_provider(name, base_url=base_url, api_key=key,
+                             emulator_config=emulator_config, **kw)
+        if getattr(prov, "emulator", None) is not None:
+            message(f"{var} is not set: rendering on the built-in {name}-shaped emulator at "
+                    f"{prov.base_url} (procedural clips, nothing is billed)")
+        return prov
     return open_provider(name, base_url=base_url, api_key=api_key, **kw)
 
 
@@ -108,7 +125,20 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
             raise InputError(f"--poll-interval: {poll} must be a positive number of seconds")
         poll = PollPolicy.fast(float(poll))
     storyboard_path = Path(storyboard_path)
-    plan = build_plan(storyboard_path, draft=draft)
+    owned = not isinstance(provider, Provider)
+    if owned:
+        import os
+
+        from ..providers.choose import choose_provider
+        from ..storyboard import load_storyboard
+
+        # the host decides the ids, the offer and the prices: validated against it (a model or
+        # mode it lacks is an InputError naming it) before anything is opened or paid
+        wanted = load_storyboard(storyboard_path).provider
+        name = choose_provider(provider, wanted, os.environ)
+    else:
+        wanted, name = None, provider.name
+    plan = build_plan(storyboard_path, draft=draft, host=plan_host(name))
     if reroll is not None and reroll not in {s.id for s in plan.shots}:
         raise InputError(f"--reroll {reroll}: {storyboard_path} has no shot {reroll} (shots: "
                          f"{', '.join(s.id for s in plan.shots)})")
@@ -116,9 +146,9 @@ def render(storyboard_path, *, run_dir=None, provider: str | Provider = "auto",
     prog = make_progress(progress)
     from .lock import RunLock
 
-    owned = not isinstance(provider, Provider)
     prov = (open_render_provider(provider, base_url, api_key, transport=transport,
-                                 emulator_config=emulator_config, message=prog.message)
+                                 emulator_config=emulator_config, message=prog.message,
+                                 storyboard_provider=wanted)
             if owned else provider)
     try:
         with RunLock(run_dir, "render"):

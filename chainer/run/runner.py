@@ -113,6 +113,7 @@ class Runner:
                                     base_url=prov.base_url, stitch=stitch_result,
                                     output=output, problems=ctx.problems)
             summary["drift_guard"] = plan.storyboard.drift_guard
+            summary["billed"] = bool(prov.billed)      # False: an emulator (list prices, no bill)
             write_summary(ctx.run_dir, summary)
             if output is not None:
                 self._review(summary)

@@ -37,9 +37,11 @@ def _status(run_dir: Path, journal: J.Journal) -> dict[str, Any]:
     sb_path = meta.get("storyboard")
     if sb_path and Path(sb_path).exists():
         from ..plan import build_plan
+        from ..providers.choose import plan_host
 
-        try:
-            plan = build_plan(sb_path, draft=bool(meta.get("draft")))
+        try:   # planned for the host the run rendered on (its ids, prices and currency)
+            plan = build_plan(sb_path, draft=bool(meta.get("draft")),
+                              host=plan_host(str(meta.get("provider") or "ark")))
         except ChainerError as exc:
             notes.append(f"the storyboard no longer validates: {str(exc).splitlines()[0]}")
     elif sb_path:

@@ -13,7 +13,7 @@ Differences enforced at create:
 """
 from __future__ import annotations
 
-from ... import _host_ids
+from ... import models
 from ..validate import ApiError, invalid, missing
 from . import base
 from .base import HostReply, HostRequest, Profile
@@ -24,11 +24,11 @@ QUEUED_CAP = 120
 
 def byteplus_to_ark(model: str) -> str | None:
     """The Volcengine id behind a BytePlus id, or None if BytePlus does not serve ``model``."""
-    neutral = _host_ids.neutral_name(model)
-    if neutral is None or _host_ids.HOST_IDS["byteplus"].get(neutral) != model:
+    hit = models.RAW_IDS.get(model)
+    if hit is None or hit[0] != "byteplus":
         return None
-    ark = _host_ids.ark_id(neutral)
-    return ark if base.spec_for(ark) is not None else None
+    ark = models.host_model_id(models.MODELS[hit[1].neutral], "ark", "first_frame")
+    return ark if ark is not None and base.spec_for(ark) is not None else None
 
 
 class BytePlusProfile(Profile):

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from ... import _host_ids
+from ... import models
 from ..validate import ApiError
 from . import base
 from .base import HostReply, HostRequest, Profile
@@ -65,18 +65,18 @@ class _Request:
 def endpoints() -> dict[str, _Endpoint]:
     """Every fal endpoint the emulator serves (only models in the Volcengine table it renders)."""
     out = {}
-    for neutral, prefix in _host_ids.HOST_IDS["fal"].items():
-        if prefix is None:
+    for neutral, spec in models.MODELS.items():
+        if "fal" not in spec.hosts:
             continue
-        for mode in _host_ids.FAL_MODES:
-            i2v = mode == "image-to-video"
-            ark = _host_ids.ark_id(neutral, image_to_video=i2v)
-            spec = base.spec_for(ark)
-            if spec is None:
+        for mode in ("t2v", "first_frame"):      # text-to-video and image-to-video endpoints
+            i2v = mode == "first_frame"
+            eid = models.host_model_id(spec, "fal", mode)
+            ark = models.host_model_id(spec, "ark", mode)
+            if eid is None or ark is None or base.spec_for(ark) is None:
                 continue
-            if (i2v and not spec.first_frame) or (not i2v and not spec.t2v):
+            served = base.spec_for(ark)
+            if (i2v and not served.first_frame) or (not i2v and not served.t2v):
                 continue
-            eid = f"{prefix}/{mode}"
             out[eid] = _Endpoint(eid, "/".join(eid.split("/")[:2]), neutral, ark, i2v)
     return out
 

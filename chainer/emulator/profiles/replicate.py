@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from ... import _host_ids
+from ... import models
 from ..validate import ApiError
 from . import base
 from .base import HostReply, HostRequest, Profile
@@ -83,9 +83,10 @@ def _iso(t: float | None) -> str | None:
 def models_served() -> dict[str, str]:
     """Replicate model name -> Volcengine id (only models the emulator's table renders)."""
     out = {}
-    for neutral, name in _host_ids.HOST_IDS["replicate"].items():
-        ark = _host_ids.ark_id(neutral, image_to_video=True)
-        if name is not None and base.spec_for(ark) is not None:
+    for spec in models.MODELS.values():
+        name = models.host_model_id(spec, "replicate", "first_frame") if "replicate" in spec.hosts else None
+        ark = models.host_model_id(spec, "ark", "first_frame") if "ark" in spec.hosts else None
+        if name is not None and ark is not None and base.spec_for(ark) is not None:
             out[name] = ark
     return out
 
