@@ -6,6 +6,8 @@ Public API (each imported lazily so ``import chainer`` stays cheap):
 - ``chainer.plan(storyboard_or_path)``   -> Plan (no network)
 - ``chainer.render(path, ...)``          -> RenderResult
 - ``chainer.stitch(segments, out, ...)`` -> StitchResult
+- ``chainer.batch(inputs, out_dir=..., ...)`` -> BatchResult (many storyboards, one account limiter)
+- ``chainer.Timeline.load(run_dir)``      -> the edit as assembled (``timeline.json``)
 - ``chainer.open_provider(name, base_url=None, api_key=None, **kw)`` -> Provider (pass it to
   ``render(provider=...)``)
 """
@@ -19,6 +21,8 @@ _LAZY = {
     "render": ("chainer.run.orchestrator", "render"),
     "stitch": ("chainer.media.stitch", "stitch"),
     "Segment": ("chainer.media.stitch", "Segment"),
+    "batch": ("chainer.batch.run", "run_batch"),
+    "Timeline": ("chainer.timeline", "Timeline"),
     "Emulator": ("chainer.emulator", "Emulator"),
     "RenderResult": ("chainer.run.runner", "RenderResult"),
     "open_provider": ("chainer.providers.base", "open_provider"),
