@@ -8,6 +8,9 @@ every failure says whether the request may have reached the server
 The network is injected through one seam: ``transport`` (an ``httpx.BaseTransport``, e.g.
 ``httpx.MockTransport`` in tests). Result files are downloaded with a *separate* client that never
 sends the ``Authorization`` header (signed result URLs live on another host).
+
+Over 500 lines on purpose: one HTTP client with the bounds every call shares (deadlines, body caps,
+redirect and scheme rules, redaction); splitting it would spread those rules over several files.
 """
 from __future__ import annotations
 

@@ -12,6 +12,9 @@ Routes::
 Clients may vanish mid-request (a renderer killed with -9): every write tolerates a broken pipe,
 state changes are made under the store lock before a response is written, so what a client saw
 or did not see never leaves the store inconsistent.
+
+Over 500 lines on purpose: the HTTP plumbing (body caps, bounded threads, timeouts, JSON limits)
+and Ark's routes share one request handler; each host's other routes live in profiles/.
 """
 from __future__ import annotations
 

@@ -14,6 +14,9 @@ last frame on disk (the clip downloads on the pool). What each provider answer p
   absence stops the sequence saying what to check, unless the user asked for ``resubmit``;
 - a task recorded under another provider identity is never polled here (rule 6): the sequence
   stops saying where it lives.
+
+Over 500 lines on purpose: the per-shot state machine and the proofs behind each transition (rules
+1, 2, 5, 6 of issue 10, takes, extension) are one story read top to bottom.
 """
 from __future__ import annotations
 
