@@ -148,9 +148,9 @@ class Gate:
                     if self.confirm is None:
                         tokens = getattr(shot, "est_tokens", None) or 0
                         raise GateRefused(f"estimate revised: 1 task(s) to submit, {tokens:,} tokens "
-                                          f"est., {amount} for {shot.id}{why}, which the first "
-                                          "estimate did not count; not submitted: re-run (it is "
-                                          "counted then) or pass --yes")
+                                          f"est., {amount} for {shot.id}{why}, which was not in "
+                                          "the estimate; not submitted: re-run (it is counted "
+                                          "then) or pass --yes")
                     self._before_prompt()
                     if not self.confirm(q):
                         raise GateRefused(f"{shot.id}: new paid task{why} not confirmed; not submitted")
