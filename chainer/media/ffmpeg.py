@@ -822,3 +822,12 @@ def loudness_curve(path: str | os.PathLike) -> list[tuple[float, float, float]]:
         t, mom, short = (float(x) for x in m.groups())
         out.append((t, mom, short))
     return out
+
+
+def input_banner(path: str | os.PathLike) -> str:
+    """What ``ffmpeg -i PATH`` prints about an input (its streams, duration, chapters and
+    metadata), for :func:`chainer.media.probe.probe`; ffmpeg exits non-zero here by design (no
+    output was named), so the exit code says nothing."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", os.fspath(path)],
+                          capture_output=True)
+    return proc.stderr.decode("utf-8", "replace")

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from .ffmpeg import FFmpegError, ffmpeg_exe, run
+from .ffmpeg import FFmpegError, input_banner, run
 
 
 @dataclass
@@ -82,9 +81,7 @@ def probe(path: str | os.PathLike) -> MediaInfo:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ProbeError(f"{path}: no such file")
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
-                          capture_output=True)
-    text = proc.stderr.decode("utf-8", "replace")
+    text = input_banner(path)
     m = re.search(r"Input #0, ([^,]+(?:,[^,]+)*?), from", text)
     if not m:
         raise ProbeError(f"{path}: not a readable media file ({text.strip().splitlines()[-1] if text.strip() else 'no output'})")
