@@ -1,6 +1,6 @@
 """Stitch benchmark: chainer stitch vs the ways people join clips today, on chained 720p clips.
 
-    python bench/stitch.py --clips 20 [--clips 100] [--quick] [--skip-moviepy] [--repeat 3]
+    python bench/stitch.py --clips 20 [--clips 100] [--quick] [--skip-moviepy] [--repeat 3]   (pip install -e ".[bench]" for the moviepy baseline)
 
 Clips are synthetic but encoded like the emulator's (libx264 defaults, one keyframe per clip,
 B-frames, High, 24 fps, yuv420p, AAC 48 kHz mono, continuous audio) and chained: each clip's frame 0

@@ -90,3 +90,20 @@ def test_long_modules_say_why():
             if "500 lines" not in head:
                 silent.append(f"{p.relative_to(PKG)} ({len(lines)} lines)")
     assert silent == []
+
+
+def test_every_runtime_dependency_is_imported_by_the_library():
+    import tomllib
+
+    deps = tomllib.loads((PKG.parent / "pyproject.toml").read_text())["project"]["dependencies"]
+    import_name = {"imageio-ffmpeg": "imageio_ffmpeg", "pillow": "PIL", "pyyaml": "yaml"}
+    mods = _modules()
+    used = set()
+    for m, p in mods.items():
+        used |= {t.split(".")[0] for t in _imports(m, p, mods, top_level=False)}
+    unused = []
+    for dep in deps:
+        name = dep.split(">")[0].split("=")[0].split("[")[0].strip().lower()
+        if import_name.get(name, name.replace("-", "_")) not in used:
+            unused.append(name)
+    assert unused == []
