@@ -38,6 +38,7 @@ class Track:
     display: tuple[int, int] = (0, 0)  # tkhd width/height (16.16 fixed point, integer part)
     matrix: bytes = b""                # tkhd transformation matrix (36 bytes)
     avcc: bytes | None = None          # avcC payload (H.264)
+    hvcc: bytes | None = None          # hvcC payload (HEVC)
     sample_rate: int = 0               # audio: from the AudioSpecificConfig when present
     channels: int = 0
     audio_object_type: int = 0
@@ -265,6 +266,8 @@ def _parse_stbl(d: bytes, s: int, e: int, t: Track) -> None:
         for k, bs, be in _boxes(d, es + 78, ee):
             if k == b"avcC":
                 t.avcc = d[bs:be]
+            elif k == b"hvcC":
+                t.hvcc = d[bs:be]
     elif t.handler == "soun":
         ver = struct.unpack_from(">H", d, es + 8)[0]
         t.channels = struct.unpack_from(">H", d, es + 16)[0]

@@ -205,6 +205,13 @@ def _analyse_ffmpeg(path: str) -> Source:
         nals = mp4_avcc_nals(path)
         headers = headers_from_nals(nals) if nals else parse_headers(ff.h264_head_annexb(path))
     kinds = parse_stream_kinds(banner)
+    param_key = None
+    if v.codec == "hevc":
+        try:
+            hv = mp4.read(path).first("vide")
+            param_key = ("hevc", hv.hvcc) if hv is not None and hv.hvcc else None
+        except (mp4.Mp4Error, ValueError, OSError):
+            param_key = None
     return Source(path=str(path), width=v.width, height=v.height, fps=Fraction(fps or 24),
                   pix_fmt=v.pix_fmt, codec=v.codec,
                   timescale=int(round(1 / tb)) if tb else None, frames=len(pk),
@@ -212,7 +219,7 @@ def _analyse_ffmpeg(path: str) -> Source:
                   video_first=bool(kinds) and kinds[0] == "video",
                   audio=info.audio is not None,
                   sample_rate=info.audio.sample_rate if info.audio else None,
-                  channels=info.audio.channels if info.audio else None)
+                  channels=info.audio.channels if info.audio else None, param_key=param_key)
 
 
 def _encoder_candidates(src: Source | None) -> list[list[str]]:
@@ -244,6 +251,8 @@ class Encoder:
 def _calibrate(tgt: Target, ref: Source | None, work: Path) -> tuple[Encoder, tuple | None]:
     """Pick the encoder whose parameter sets equal the reference's. Returns (encoder, key); key is
     None when no candidate matches (smart render impossible)."""
+    if tgt.codec == "hevc":
+        return _calibrate_hevc(tgt, ref, work)
     if ref is not None and ref.headers is not None and ref.headers.x264_options is None:
         # x264's options SEI sits in the first access unit, not in avcC
         full = parse_headers(ff.h264_head_annexb(ref.path))
@@ -266,6 +275,21 @@ def _calibrate(tgt: Target, ref: Source | None, work: Path) -> tuple[Encoder, tu
             if ref_key is None or key == ref_key:
                 return enc, key
     return Encoder((*ff.X264_DEFAULTS, "-crf", str(MAX_CRF), "-preset", "veryfast")), None
+
+
+def _calibrate_hevc(tgt: Target, ref: Source | None, work: Path) -> tuple[Encoder, tuple | None]:
+    """10-bit HEVC output: x265 Main10 at the host's settings. Key None when its parameter sets
+    differ from the reference clip's (re-encoded and copied pieces cannot then share one hvcC)."""
+    ref_key = ref.param_key if ref is not None else None
+    enc = Encoder(tuple(ff.x265_10bit_args()))
+    out = work / "calib-hevc.mp4"
+    try:
+        ff.encode_blank(out, width=tgt.width, height=tgt.height, fps=tgt.fps, frames=3,
+                        encoder=enc.args, timescale=tgt.timescale, sar=enc.sar)
+        key = _piece_key(out)
+    except (ff.FFmpegError, mp4.Mp4Error):
+        return enc, None
+    return enc, (key if ref_key is None or key == ref_key else None)
 
 
 # ---- the engine ---------------------------------------------------------------------------------
@@ -308,19 +332,30 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
             t = time.perf_counter()
             sources = list(pool.map(_analyse, [str(s.path) for s in segments]))
             tgt = parse_target(target, sources[0])
+            if any(s.codec == "hevc" and s.ten_bit for s in sources):
+                # keep 10-bit where a source is 10-bit: the output is HEVC Main10 (H.264 segments
+                # are re-encoded into it)
+                tgt.codec, tgt.pix_fmt = "hevc", "yuv420p10le"
+            smart_render = tgt.codec == "h264"   # copy a prefix + re-encode a tail: H.264 only
             audio_fmt = _audio_format(sources)
             if music is not None and audio_fmt is None:
                 audio_fmt = (48000, 2)            # a music bed under silent clips
-            ref = sources[0] if (sources[0].width, sources[0].height, sources[0].fps) == \
-                (tgt.width, tgt.height, tgt.fps) and sources[0].codec == "h264" else None
+            ref = next((s for s in sources if (s.width, s.height, s.fps) ==
+                        (tgt.width, tgt.height, tgt.fps) and s.codec == tgt.codec
+                        and (s.pix_fmt or tgt.pix_fmt) == tgt.pix_fmt), None)
+            if smart_render and ref is not sources[0]:
+                ref = None
             if tgt.timescale is None:
                 tgt.timescale = _timescale_for(tgt.fps)
-            ref_key = ref.headers.key if ref is not None and ref.headers is not None else None
+            ref_key = None if ref is None else \
+                ref.headers.key if ref.headers is not None else ref.param_key
             needs_encoder = (ref_key is None or any(s.transition for s in segments)
                              or default_tr.kind != "cut"
                              or (seam != "keep" and any(s.chained for s in segments[1:]))
                              or any(conform_steps(s, tgt, ref_key) for s in sources))
             encoder, smart_ok = Encoder((*ff.X264_DEFAULTS, "-crf", str(MAX_CRF), "-preset", "veryfast")), True
+            if tgt.codec == "hevc":
+                encoder = Encoder(tuple(ff.x265_10bit_args()))
             if needs_encoder:
                 t_cal = time.perf_counter()
                 encoder, calib_key = _calibrate(tgt, ref, work)
@@ -377,7 +412,8 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                     if not (need_head or need_tail):
                         continue
                     jobs[i] = pool.submit(_clip_frames, p, work, encoder, tgt, need_head, need_tail,
-                                          need_tail and smart_ok and not p.full, audio_fmt)
+                                          need_tail and smart_ok and smart_render and not p.full,
+                                          audio_fmt)
             timeline = _Timeline(plans, tgt)
             audio_job = _AudioJob(plans, timeline, tgt, work, audio_fmt, jobs, loudness,
                                   raw=music is not None)
@@ -426,6 +462,10 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                 change = p.src_end - p.xfade_out - p.fade_out
                 if change >= p.source.frames:
                     continue                      # copy as is
+                if not smart_render:
+                    p.full = True                 # HEVC: the whole segment is re-encoded
+                    p.conform.append("re-encoded: the seam drops its last frame (no HEVC smart render)")
+                    continue
                 k = tail_cut(p.source.pts, change)
                 if k <= 0:
                     p.full = True
@@ -758,6 +798,9 @@ def _mux_ffmpeg(out: Path, made: list[tuple], tgt: Target, work: Path, audio_m4a
 
 
 def _piece_key(path) -> tuple:
+    v = mp4.read(path).first("vide")
+    if v is not None and v.hvcc:
+        return ("hevc", v.hvcc)
     nals = mp4_avcc_nals(path)
     return (headers_from_nals(nals) if nals else parse_headers(ff.h264_head_annexb(path))).key
 
