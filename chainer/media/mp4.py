@@ -61,6 +61,24 @@ class Track:
     def is_sync(self, i: int) -> bool:
         return True if self.sync is None else self.sync[i]
 
+    def hvcc_param_sets(self) -> tuple[bytes, ...]:
+        """VPS, SPS and PPS NAL units from hvcC (its SEI arrays, e.g. x265's option string with
+        the input size and frame count, are left out: they do not affect decoding)."""
+        box = self.hvcc or b""
+        try:
+            p, out = 23, []
+            for _ in range(box[22]):
+                kind, n = box[p] & 0x3F, struct.unpack_from(">H", box, p + 1)[0]
+                p += 3
+                for _ in range(n):
+                    ln = struct.unpack_from(">H", box, p)[0]
+                    if kind in (32, 33, 34):
+                        out.append(box[p + 2:p + 2 + ln])
+                    p += 2 + ln
+            return tuple(out)
+        except (IndexError, struct.error):
+            raise Mp4Error("unreadable hvcC") from None
+
     @property
     def nal_length_size(self) -> int:
         return (self.avcc[4] & 3) + 1 if self.avcc and len(self.avcc) > 4 else 4

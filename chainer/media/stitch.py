@@ -209,7 +209,7 @@ def _analyse_ffmpeg(path: str) -> Source:
     if v.codec == "hevc":
         try:
             hv = mp4.read(path).first("vide")
-            param_key = ("hevc", hv.hvcc) if hv is not None and hv.hvcc else None
+            param_key = ("hevc", hv.hvcc_param_sets()) if hv is not None and hv.hvcc else None
         except (mp4.Mp4Error, ValueError, OSError):
             param_key = None
     return Source(path=str(path), width=v.width, height=v.height, fps=Fraction(fps or 24),
@@ -517,7 +517,9 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                 for p in plans:
                     p.full, p.cut_at = True, None
                 pieces = _video_pieces(plans, tgt, {})
-                made = [_make_piece(pieces[0], 0, work, encoder, tgt, 2, direct)]
+                # every piece: full re-encodes of cut-joined segments are separate pieces
+                made = [_make_piece(pc, k, work, encoder, tgt, 2, direct)
+                        for k, pc in enumerate(pieces)]
                 timings["video_fallback"] = time.perf_counter() - t
 
             # 5. mux ----------------------------------------------------------------------------
@@ -800,7 +802,7 @@ def _mux_ffmpeg(out: Path, made: list[tuple], tgt: Target, work: Path, audio_m4a
 def _piece_key(path) -> tuple:
     v = mp4.read(path).first("vide")
     if v is not None and v.hvcc:
-        return ("hevc", v.hvcc)
+        return ("hevc", v.hvcc_param_sets())
     nals = mp4_avcc_nals(path)
     return (headers_from_nals(nals) if nals else parse_headers(ff.h264_head_annexb(path))).key
 
