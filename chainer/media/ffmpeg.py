@@ -160,6 +160,18 @@ def x265_10bit_args(*, crf: int = 18, preset: str = "medium") -> list[str]:
     return [*X265_10BIT_DEFAULTS, "-preset", preset, "-crf", str(crf)]
 
 
+def _format_filter(encoder: Sequence[str]) -> str:
+    """The filter that hands frames to ``encoder`` in its pixel format. For x265 the chroma
+    location is left unspecified: decoded frames carry "left", which x265 would write into the
+    SPS VUI, and the host's clips (the emulator's: encoded from RGB) leave it out; one SPS bit
+    of difference and re-encoded pieces can no longer sit beside copied ones. UNCONFIRMED for real
+    Ark clips: the stitcher compares parameter sets and falls back to a full re-encode."""
+    f = f"format={encoder_pix_fmt(encoder)}"
+    if "libx265" in encoder:
+        f += ",setparams=chroma_location=unspecified"
+    return f
+
+
 def encoder_pix_fmt(encoder: Sequence[str]) -> str:
     """The pixel format an encoder argument list asks for (yuv420p when it names none)."""
     enc = list(encoder)
@@ -341,7 +353,7 @@ def encode_blank(out: str | os.PathLike, *, width: int, height: int, fps, frames
 
     tb = _fps_text(1 / Fraction(fps))
     args = ["-f", "lavfi", "-i", f"color=c=black:s={width}x{height}:r={_fps_text(fps)}",
-            "-frames:v", str(frames), "-vf", f"setsar={sar},format={encoder_pix_fmt(encoder)},settb=expr={tb}",
+            "-frames:v", str(frames), "-vf", f"setsar={sar},{_format_filter(encoder)},settb=expr={tb}",
             *_x264_args(encoder, 1)]
     if timescale:
         args += ["-video_track_timescale", str(timescale)]
@@ -403,7 +415,7 @@ def render_items(out: str | os.PathLike, items: Sequence[dict], *, width: int, h
         f.append(f"fps={_fps_text(fr)}")
         n = int(it["frames"])
         f.append(f"trim=end_frame={n}")
-        f.append(f"format={encoder_pix_fmt(encoder)}")
+        f.append(_format_filter(encoder))
         if it.get("fade_in"):
             f.append(f"fade=t=in:s=0:n={int(it['fade_in'])}")
         if it.get("fade_out"):
@@ -561,7 +573,7 @@ def clip_pass(src: str | os.PathLike, *, drop: Sequence[int] = (), keep_packets:
             lead = f"[{o}0]" if len(outs) > 1 else "[0:v:0]"
             if o == "t":
                 graph.append(f"{lead}trim=start_frame={int(tail_start)}:end_frame={int(tail_end)},"
-                             f"setpts=PTS-STARTPTS,setsar={sar},format={encoder_pix_fmt(encoder)},"
+                             f"setpts=PTS-STARTPTS,setsar={sar},{_format_filter(encoder)},"
                              f"settb=expr={tb}[t]")
             else:
                 pw, ph = peek_size
