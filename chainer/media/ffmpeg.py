@@ -160,6 +160,12 @@ def x265_10bit_args(*, crf: int = 18, preset: str = "medium") -> list[str]:
     return [*X265_10BIT_DEFAULTS, "-preset", preset, "-crf", str(crf)]
 
 
+# x265 presets the stitcher tries, in order, to reproduce a source's VPS/SPS/PPS (the emulator's
+# and, UNCONFIRMED, the host's clips are "medium"); slices from any preset whose parameter sets
+# are byte-identical decode with the source's hvcC.
+X265_CALIBRATION_PRESETS = ("medium", "fast", "faster", "veryfast", "superfast", "ultrafast", "slow")
+
+
 def _format_filter(encoder: Sequence[str]) -> str:
     """The filter that hands frames to ``encoder`` in its pixel format. For x265 the chroma
     location is left unspecified: decoded frames carry "left", which x265 would write into the

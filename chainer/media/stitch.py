@@ -278,18 +278,24 @@ def _calibrate(tgt: Target, ref: Source | None, work: Path) -> tuple[Encoder, tu
 
 
 def _calibrate_hevc(tgt: Target, ref: Source | None, work: Path) -> tuple[Encoder, tuple | None]:
-    """10-bit HEVC output: x265 Main10 at the host's settings. Key None when its parameter sets
-    differ from the reference clip's (re-encoded and copied pieces cannot then share one hvcC)."""
+    """10-bit HEVC output: x265 Main10 at the first preset whose parameter sets equal the
+    reference clip's. Key None when none does (re-encoded and copied pieces cannot then share one
+    hvcC: segments that need any re-encoding make the whole output a re-encode)."""
     ref_key = ref.param_key if ref is not None else None
-    enc = Encoder(tuple(ff.x265_10bit_args()))
-    out = work / "calib-hevc.mp4"
-    try:
-        ff.encode_blank(out, width=tgt.width, height=tgt.height, fps=tgt.fps, frames=3,
-                        encoder=enc.args, timescale=tgt.timescale, sar=enc.sar)
-        key = _piece_key(out)
-    except (ff.FFmpegError, mp4.Mp4Error):
-        return enc, None
-    return enc, (key if ref_key is None or key == ref_key else None)
+    first = None
+    for k, preset in enumerate(ff.X265_CALIBRATION_PRESETS):
+        enc = Encoder(tuple(ff.x265_10bit_args(preset=preset)))
+        first = first or enc
+        out = work / f"calib-hevc{k}.mp4"
+        try:
+            ff.encode_blank(out, width=tgt.width, height=tgt.height, fps=tgt.fps, frames=3,
+                            encoder=enc.args, timescale=tgt.timescale, sar=enc.sar)
+            key = _piece_key(out)
+        except (ff.FFmpegError, mp4.Mp4Error):
+            continue
+        if ref_key is None or key == ref_key:
+            return enc, key
+    return first, None
 
 
 # ---- the engine ---------------------------------------------------------------------------------
@@ -336,14 +342,13 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                 # keep 10-bit where a source is 10-bit: the output is HEVC Main10 (H.264 segments
                 # are re-encoded into it)
                 tgt.codec, tgt.pix_fmt = "hevc", "yuv420p10le"
-            smart_render = tgt.codec == "h264"   # copy a prefix + re-encode a tail: H.264 only
             audio_fmt = _audio_format(sources)
             if music is not None and audio_fmt is None:
                 audio_fmt = (48000, 2)            # a music bed under silent clips
             ref = next((s for s in sources if (s.width, s.height, s.fps) ==
                         (tgt.width, tgt.height, tgt.fps) and s.codec == tgt.codec
                         and (s.pix_fmt or tgt.pix_fmt) == tgt.pix_fmt), None)
-            if smart_render and ref is not sources[0]:
+            if tgt.codec == "h264" and ref is not sources[0]:
                 ref = None
             if tgt.timescale is None:
                 tgt.timescale = _timescale_for(tgt.fps)
@@ -412,7 +417,7 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                     if not (need_head or need_tail):
                         continue
                     jobs[i] = pool.submit(_clip_frames, p, work, encoder, tgt, need_head, need_tail,
-                                          need_tail and smart_ok and smart_render and not p.full,
+                                          need_tail and smart_ok and not p.full,
                                           audio_fmt)
             timeline = _Timeline(plans, tgt)
             audio_job = _AudioJob(plans, timeline, tgt, work, audio_fmt, jobs, loudness,
@@ -462,10 +467,6 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                 change = p.src_end - p.xfade_out - p.fade_out
                 if change >= p.source.frames:
                     continue                      # copy as is
-                if not smart_render:
-                    p.full = True                 # HEVC: the whole segment is re-encoded
-                    p.conform.append("re-encoded: the seam drops its last frame (no HEVC smart render)")
-                    continue
                 k = tail_cut(p.source.pts, change)
                 if k <= 0:
                     p.full = True
