@@ -81,6 +81,8 @@ class Track:
 
     @property
     def nal_length_size(self) -> int:
+        if self.hvcc and len(self.hvcc) > 21:
+            return (self.hvcc[21] & 3) + 1
         return (self.avcc[4] & 3) + 1 if self.avcc and len(self.avcc) > 4 else 4
 
     def avcc_nals(self) -> list[bytes]:
@@ -456,8 +458,10 @@ def sample_nals(data: bytes, length_size: int = 4) -> list[bytes]:
 
 def reference_flags(path: str | os.PathLike, track: Track) -> list[bool]:
     """Per sample (decode order): does any slice of it have nal_ref_idc != 0 (a reference
-    picture)? Reads only the NAL headers of each sample."""
+    picture)? HEVC (hvcC): is its first slice not a sub-layer non-reference picture (TRAIL_N,
+    RADL_N, ...)? Reads only the NAL headers of each sample."""
     ls = track.nal_length_size
+    hevc = bool(track.hvcc)
     flags = []
     with open(path, "rb") as fh:
         for off, size in zip(track.offsets, track.sizes):
@@ -468,6 +472,13 @@ def reference_flags(path: str | os.PathLike, track: Track) -> list[bool]:
                 if len(head) < ls + 1:
                     break
                 ln = int.from_bytes(head[:ls], "big")
+                if hevc:
+                    t = (head[ls] >> 1) & 0x3F
+                    if t < 32:                 # a VCL NAL: even types below 16 are non-reference
+                        ref = not (t < 16 and t % 2 == 0)
+                        break
+                    p += ls + ln
+                    continue
                 t = head[ls] & 0x1F
                 if t in (1, 5):
                     ref = bool(head[ls] & 0x60)

@@ -139,8 +139,9 @@ def _analyse_mp4(path: str) -> Source:
     path then decides)."""
     movie = mp4.read(path)
     v = movie.first("vide")
-    if v is None or v.codec not in ("avc1", "avc3") or not v.avcc or v.count == 0:
-        raise mp4.Mp4Error("no H.264 video track")
+    hevc = v is not None and v.codec == "hvc1" and bool(v.hvcc) and v.count > 0
+    if v is None or not hevc and (v.codec not in ("avc1", "avc3") or not v.avcc or v.count == 0):
+        raise mp4.Mp4Error("no H.264 or HEVC (hvc1) video track")
     if not v.is_sync(0):
         raise mp4.Mp4Error("video does not start with a keyframe")
     if v.matrix != mp4.IDENTITY_MATRIX:
@@ -155,6 +156,8 @@ def _analyse_mp4(path: str) -> Source:
             raise mp4.Mp4Error("edit list trims or shifts the video")
     elif first_pts != 0:
         raise mp4.Mp4Error("video starts late")
+    if hevc:
+        return _source_hevc(path, movie, v, deltas, first_pts)
     nals = v.avcc_nals()
     sps = parse_sps(next(n for n in nals if n and n[0] & 0x1F == 7))
     if (sps.width, sps.height) != (v.width, v.height) or sps.pix_fmt is None:
@@ -162,21 +165,43 @@ def _analyse_mp4(path: str) -> Source:
     first = mp4.read_samples(path, v, [0])[0]
     headers = headers_from_nals(nals + [n for n in mp4.sample_nals(first, v.nal_length_size)
                                         if n and n[0] & 0x1F == 6])
-    delta = deltas.pop() if deltas else None
-    fps = Fraction(v.timescale, delta) if delta else Fraction(24)
-    audio = None
-    for t in movie.tracks:
-        if t.handler == "soun":
-            if t.codec != "mp4a" or t.audio_object_type not in (1, 2) or not t.sample_rate \
-                    or not t.channels:
-                raise mp4.Mp4Error("audio other than AAC-LC")
-            audio = t
-            break
+    fps, audio = _rate_and_audio(movie, v, deltas)
     return Source(path=str(path), width=v.width, height=v.height, fps=fps, pix_fmt=sps.pix_fmt,
                   codec="h264", timescale=v.timescale, frames=v.count, pts=v.pts, headers=headers,
                   video_first=movie.tracks[0] is v, audio=audio is not None,
                   sample_rate=audio.sample_rate if audio else None,
                   channels=audio.channels if audio else None, track=v)
+
+
+def _rate_and_audio(movie, v, deltas: set) -> tuple[Fraction, object | None]:
+    delta = next(iter(deltas)) if deltas else None
+    fps = Fraction(v.timescale, delta) if delta else Fraction(24)
+    for t in movie.tracks:
+        if t.handler == "soun":
+            if t.codec != "mp4a" or t.audio_object_type not in (1, 2) or not t.sample_rate \
+                    or not t.channels:
+                raise mp4.Mp4Error("audio other than AAC-LC")
+            return fps, t
+    return fps, None
+
+
+def _source_hevc(path: str, movie, v, deltas: set, first_pts: int) -> Source:
+    """An hvc1 track read from its sample tables: the pixel format from hvcC's chroma format and
+    bit depth; the VPS/SPS/PPS are the key re-encoded pieces must reproduce to sit beside it."""
+    h = v.hvcc
+    if len(h) < 23:
+        raise mp4.Mp4Error("unreadable hvcC")
+    chroma, depth = h[16] & 3, (h[17] & 7) + 8
+    if chroma != 1 or depth not in (8, 10):
+        raise mp4.Mp4Error("HEVC other than 4:2:0 8/10-bit")
+    fps, audio = _rate_and_audio(movie, v, deltas)
+    return Source(path=str(path), width=v.width, height=v.height, fps=fps,
+                  pix_fmt="yuv420p10le" if depth == 10 else "yuv420p", codec="hevc",
+                  timescale=v.timescale, frames=v.count, pts=v.pts, headers=None,
+                  video_first=movie.tracks[0] is v, audio=audio is not None,
+                  sample_rate=audio.sample_rate if audio else None,
+                  channels=audio.channels if audio else None, track=v,
+                  param_key=("hevc", v.hvcc_param_sets()))
 
 
 def _analyse_ffmpeg(path: str) -> Source:
@@ -368,7 +393,8 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                 smart_ok = calib_key is not None
                 ref_key = ref_key or calib_key
             if not smart_ok:
-                notes.append("no x264 setting reproduces the source's parameter sets: segments "
+                notes.append(f"no {'x265' if tgt.codec == 'hevc' else 'x264'} setting reproduces "
+                             "the source's parameter sets: segments "
                              "that need any re-encoding make the whole output a re-encode")
             plans: list[SegPlan] = []
             for i, (seg, src) in enumerate(zip(segments, sources)):
@@ -761,6 +787,8 @@ def _write_direct(out: Path, made: list[tuple], tgt: Target, audio_m4a: Path | N
         tr = mp4.read(path).first("vide")
         if tr is None:
             raise mp4.Mp4Error(f"{path}: no video track")
+        if vp and tr.codec != vp[0].track.codec:
+            raise mp4.Mp4Error(f"{path}: {tr.codec} beside {vp[0].track.codec}")
         count = packets if packets is not None else tr.count
         if count != frames:
             raise mp4.Mp4Error(f"{path}: {tr.count} samples, {frames} frames expected")
