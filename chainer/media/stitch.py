@@ -11,6 +11,11 @@ Per segment it picks the cheapest path that keeps every seam correct:
 - ``reencode``: the whole segment is re-encoded (conform of size/fps/pixel format/encoder, a
   transition into it, or a head trim that cannot move to the previous clip).
 
+Codecs: H.264 (x264) and 10-bit HEVC (x265 Main10, hvc1; Seedance 2.5 1080p / 2.0 4k). When any
+source is 10-bit HEVC the output is 10-bit HEVC (H.264 segments are re-encoded into it, so a
+10-bit source never loses its depth); the same three paths apply, the "same parameter sets" being
+hvcC's VPS/SPS/PPS (x265 presets tried in turn, ``ffmpeg.X265_CALIBRATION_PRESETS``).
+
 If no encoder setting reproduces the source's parameter sets, every segment that needs any
 re-encoding makes the whole output a single re-encode (correct, slower; reported in ``notes``).
 
@@ -332,7 +337,8 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
            subtitle_language: str | None = None, music: MusicBed | None = None,
            music_modes: Mapping[str, str] | None = None,
            progress: Callable[[int, int], None] | None = None) -> StitchResult:
-    """Assemble ``segments`` into ``out`` (MP4, H.264 + AAC). See the module docstring."""
+    """Assemble ``segments`` into ``out`` (MP4, H.264 or 10-bit HEVC + AAC). See the module
+    docstring."""
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     if not segments:
