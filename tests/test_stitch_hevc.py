@@ -74,3 +74,11 @@ def test_mixed_hevc_h264_chain(world, tmp_path):
     # H.264 segments are re-encoded into the 10-bit HEVC output; HEVC ones smart-rendered/copied
     assert [s.path_taken for s in res.segments] == ["smart", "reencode", "smart", "reencode"]
     assert all("codec h264->hevc" in " ".join(s.conform) for s in res.segments[1::2])
+    # a crossfade at a scene cut is rendered by x265 Main10 too (10-bit kept, exact count)
+    out2 = tmp_path / "xfade.mp4"
+    res2 = stitch([Segment(p, f"s{i}", chained=i not in (0, 2), transition="crossfade:0.25")
+                   for i, p in enumerate(paths)], out2, loudness=None, chapters=False)
+    name, pix, frames = _decode(out2)
+    assert (name, pix) == ("hevc", "yuv420p10le")
+    assert res2.frames == len(frames) == 4 * N - 2 - 6     # two chained duplicates, 6-frame overlap
+    assert ff.decode_check(out2) == ""
