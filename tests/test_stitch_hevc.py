@@ -32,7 +32,7 @@ def _check(res, out, world, n_clips):
     assert min(diffs) > 2.0, (int(np.argmin(diffs)), min(diffs))
     # each output frame is the world's frame at its time (seams land where they should)
     for s in res.segments[1:]:
-        k = int(round(s.start * FPS))
+        k = round(s.start * FPS)
         ref = world.frame(k, world.width, world.height).astype(np.int16)
         assert float(np.abs(frames[k].astype(np.int16) - ref).mean()) < 6.0, s.shot_id
     audio = ff.decode_audio(out)[:, 0]
