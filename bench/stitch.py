@@ -54,6 +54,19 @@ def generate(cache: Path, n: int, width: int, height: int, frames: int) -> list[
     return generate_chain(cache, n, width, height, frames, texture_seed=3, audio=True)
 
 
+def generate_hevc10(cache: Path, n: int, width: int, height: int, frames: int) -> list[Path]:
+    """Chained 10-bit HEVC clips made the way the emulator renders 1080p/4k (x265 Main10, hvc1,
+    preset medium, crf 18), from the tests' shared clip generator."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from stitch_util import ClipSpec, World, make_chain
+
+    paths = [cache / f"clip{k:03d}.mp4" for k in range(n)]
+    if all(p.exists() for p in paths):
+        return paths
+    return make_chain(cache, [ClipSpec(frames) for _ in range(n)], World(width=width, height=height),
+                      codec="hevc10")
+
+
 # ---- methods (each runs in a child process) -----------------------------------------------------
 
 def method_cp(clips, out):
@@ -80,6 +93,11 @@ def method_reencode(clips, out):
 
     lst = Path(out).with_suffix(".txt")
     _concat_list(clips, lst)
+    if os.environ.get("CHAINER_BENCH_CODEC") == "hevc10":
+        # the fair baseline for 10-bit sources: one x265 Main10 re-encode at chainer's settings
+        ff.run(["-f", "concat", "-safe", "0", "-i", str(lst), *ff.x265_10bit_args(),
+                "-c:a", "aac", "-b:a", "160k", "-y", str(out)])
+        return
     ff.run(["-f", "concat", "-safe", "0", "-i", str(lst), "-c:v", "libx264", "-preset", "veryfast",
             "-crf", "18", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "160k", "-y", str(out)])
 
@@ -229,25 +247,39 @@ def main(argv=None) -> int:
                     help="run nothing: re-derive extrapolations, ratios and verdicts in --out")
     ap.add_argument("--update", action="store_true",
                     help="keep the runs of other clip counts already in --out")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "stitch.json"))
+    ap.add_argument("--codec", choices=("h264", "hevc10"), default="h264",
+                    help="hevc10: 10-bit HEVC Main10 clips as Seedance 2.5 1080p / 2.0 4k deliver")
+    ap.add_argument("--size", help="clip size WxH (default 1280x720, --quick 864x496)")
+    ap.add_argument("--seconds", type=float, help="clip length in seconds (default 5, --quick 2)")
+    ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    if args.out is None:
+        name = "stitch.json" if args.codec == "h264" else f"stitch-{args.codec}.json"
+        args.out = str(ROOT / "bench" / "results" / name)
+    os.environ["CHAINER_BENCH_CODEC"] = args.codec
     counts = sorted(set(args.clips or ([8] if args.quick else [20])))
     if args.rescore:
         counts, args.update = [], True
     width, height, frames = (864, 496, 49) if args.quick else (1280, 720, 121)
+    if args.size:
+        width, height = (int(x) for x in args.size.lower().split("x"))
+    if args.seconds:
+        frames = int(round(args.seconds * FPS)) + 1
     methods = [m for m in args.methods.split(",") if m in METHODS]
     if args.quick or args.skip_moviepy:
         methods = [m for m in methods if m != "moviepy"]
-    cache = ROOT / "bench" / ".cache" / f"stitch-{width}x{height}-{frames}"
+    tag = "" if args.codec == "h264" else f"-{args.codec}"
+    cache = ROOT / "bench" / ".cache" / f"stitch-{width}x{height}-{frames}{tag}"
     all_clips = []
     if counts:
         print(f"generating/using {max(counts)} chained clips in {cache}", file=sys.stderr)
-        all_clips = generate(cache, max(counts), width, height, frames)
+        all_clips = (generate(cache, max(counts), width, height, frames) if args.codec == "h264"
+                     else generate_hevc10(cache, max(counts), width, height, frames))
     from chainer.media import ffmpeg as ff
     from chainer.media.audio import max_jump
 
     results = {"machine": {"cpus": os.cpu_count()}, "clip": {"width": width, "height": height,
-               "frames": frames, "fps": FPS}, "runs": []}
+               "frames": frames, "fps": FPS, "codec": args.codec}, "runs": []}
     work = ROOT / "bench" / ".cache" / "stitch-out"
     work.mkdir(parents=True, exist_ok=True)
     for n in counts:

@@ -7,7 +7,7 @@ frame 0 is exactly (pre-encode) the previous clip's last frame, which is what a
 ``[g_k / fps, (g_k + n_k) / fps)``, so after dropping one duplicated frame per seam the ideal output
 track is the world's audio itself, continuous across every seam.
 
-Encoded like the emulator's clips: libx264 defaults (preset medium, High, yuv420p), one keyframe per
+Encoded like the emulator's clips (``codec="hevc10"``: x265 Main10 like its 1080p/4k clips): libx264 defaults (preset medium, High, yuv420p), one keyframe per
 clip, B-frames, 24 fps, AAC 48 kHz mono.
 """
 from __future__ import annotations
@@ -69,11 +69,13 @@ class ClipSpec:
     fps: int | None = None          # another frame rate (content timed on the world clock)
     sample_rate: int | None = None
     stereo: bool = False
+    codec: str | None = None        # "hevc10" / "h264" (None: make_chain's codec)
 
 
 def make_chain(out_dir: Path, specs: list[ClipSpec], world: World | None = None,
-               preset: str = "medium") -> list[Path]:
-    """Encode a chain of clips; clip k+1's frame 0 == clip k's last frame (pre-encode)."""
+               preset: str = "medium", codec: str = "h264") -> list[Path]:
+    """Encode a chain of clips; clip k+1's frame 0 == clip k's last frame (pre-encode).
+    ``codec="hevc10"``: 10-bit HEVC Main10 (hvc1) as the emulator renders 2.5 1080p / 2.0 4k."""
     world = world or World()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -96,7 +98,7 @@ def make_chain(out_dir: Path, specs: list[ClipSpec], world: World | None = None,
             audio = np.stack([a, a], axis=1) if spec.stereo else a
         path = out_dir / f"clip{k:03d}.mp4"
         encode_video(path, frames, width=w, height=h, fps=fps, audio=audio, sample_rate=sr,
-                     preset=preset)
+                     preset=preset, codec=spec.codec or codec)
         paths.append(path)
         t0 += (spec.frames - 1) / fps
     return paths

@@ -152,6 +152,41 @@ X265_10BIT_DEFAULTS = ("-c:v", "libx265", "-profile:v", "main10", "-pix_fmt", "y
 VIDEO_CODECS = {"h264": X264_DEFAULTS, "hevc10": X265_10BIT_DEFAULTS}
 
 
+def x265_10bit_args(*, crf: int = 18, preset: str = "medium") -> list[str]:
+    """The stitcher's re-encode settings for a 10-bit HEVC output: the emulator's (and, as far as
+    we can tell, the host's) Main10 settings, so re-encoded pieces carry the same parameter sets
+    (hvcC) as the copied ones. UNCONFIRMED for real Ark clips: calibration checks it and falls back
+    to one full re-encode when they differ."""
+    return [*X265_10BIT_DEFAULTS, "-preset", preset, "-crf", str(crf)]
+
+
+# x265 presets the stitcher tries, in order, to reproduce a source's VPS/SPS/PPS (the emulator's
+# and, UNCONFIRMED, the host's clips are "medium"); slices from any preset whose parameter sets
+# are byte-identical decode with the source's hvcC.
+X265_CALIBRATION_PRESETS = ("medium", "fast", "faster", "veryfast", "superfast", "ultrafast", "slow")
+
+
+def _format_filter(encoder: Sequence[str]) -> str:
+    """The filter that hands frames to ``encoder`` in its pixel format. For x265 the chroma
+    location is left unspecified: decoded frames carry "left", which x265 would write into the
+    SPS VUI, and the host's clips (the emulator's: encoded from RGB) leave it out; one SPS bit
+    of difference and re-encoded pieces can no longer sit beside copied ones. UNCONFIRMED for real
+    Ark clips: the stitcher compares parameter sets and falls back to a full re-encode."""
+    f = f"format={encoder_pix_fmt(encoder)}"
+    if "libx265" in encoder:
+        f += ",setparams=chroma_location=unspecified"
+    return f
+
+
+def encoder_pix_fmt(encoder: Sequence[str]) -> str:
+    """The pixel format an encoder argument list asks for (yuv420p when it names none)."""
+    enc = list(encoder)
+    for i, a in enumerate(enc[:-1]):
+        if a == "-pix_fmt":
+            return enc[i + 1]
+    return "yuv420p"
+
+
 def encode_video(out: str | os.PathLike, frames: Iterable[np.ndarray], *, width: int, height: int,
                  fps: int = 24, audio: np.ndarray | None = None, sample_rate: int = 48000,
                  crf: int = 18, preset: str = "medium", gop: int | None = None,
@@ -324,7 +359,7 @@ def encode_blank(out: str | os.PathLike, *, width: int, height: int, fps, frames
 
     tb = _fps_text(1 / Fraction(fps))
     args = ["-f", "lavfi", "-i", f"color=c=black:s={width}x{height}:r={_fps_text(fps)}",
-            "-frames:v", str(frames), "-vf", f"setsar={sar},format=yuv420p,settb=expr={tb}",
+            "-frames:v", str(frames), "-vf", f"setsar={sar},{_format_filter(encoder)},settb=expr={tb}",
             *_x264_args(encoder, 1)]
     if timescale:
         args += ["-video_track_timescale", str(timescale)]
@@ -386,7 +421,7 @@ def render_items(out: str | os.PathLike, items: Sequence[dict], *, width: int, h
         f.append(f"fps={_fps_text(fr)}")
         n = int(it["frames"])
         f.append(f"trim=end_frame={n}")
-        f.append("format=yuv420p")
+        f.append(_format_filter(encoder))
         if it.get("fade_in"):
             f.append(f"fade=t=in:s=0:n={int(it['fade_in'])}")
         if it.get("fade_out"):
@@ -544,7 +579,8 @@ def clip_pass(src: str | os.PathLike, *, drop: Sequence[int] = (), keep_packets:
             lead = f"[{o}0]" if len(outs) > 1 else "[0:v:0]"
             if o == "t":
                 graph.append(f"{lead}trim=start_frame={int(tail_start)}:end_frame={int(tail_end)},"
-                             f"setpts=PTS-STARTPTS,setsar={sar},format=yuv420p,settb=expr={tb}[t]")
+                             f"setpts=PTS-STARTPTS,setsar={sar},{_format_filter(encoder)},"
+                             f"settb=expr={tb}[t]")
             else:
                 pw, ph = peek_size
                 sel = "+".join(f"eq(n\\,{int(k)})" for k in sorted(set(peek_frames)))

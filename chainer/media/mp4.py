@@ -38,6 +38,7 @@ class Track:
     display: tuple[int, int] = (0, 0)  # tkhd width/height (16.16 fixed point, integer part)
     matrix: bytes = b""                # tkhd transformation matrix (36 bytes)
     avcc: bytes | None = None          # avcC payload (H.264)
+    hvcc: bytes | None = None          # hvcC payload (HEVC)
     sample_rate: int = 0               # audio: from the AudioSpecificConfig when present
     channels: int = 0
     audio_object_type: int = 0
@@ -60,8 +61,28 @@ class Track:
     def is_sync(self, i: int) -> bool:
         return True if self.sync is None else self.sync[i]
 
+    def hvcc_param_sets(self) -> tuple[bytes, ...]:
+        """VPS, SPS and PPS NAL units from hvcC (its SEI arrays, e.g. x265's option string with
+        the input size and frame count, are left out: they do not affect decoding)."""
+        box = self.hvcc or b""
+        try:
+            p, out = 23, []
+            for _ in range(box[22]):
+                kind, n = box[p] & 0x3F, struct.unpack_from(">H", box, p + 1)[0]
+                p += 3
+                for _ in range(n):
+                    ln = struct.unpack_from(">H", box, p)[0]
+                    if kind in (32, 33, 34):
+                        out.append(box[p + 2:p + 2 + ln])
+                    p += 2 + ln
+            return tuple(out)
+        except (IndexError, struct.error):
+            raise Mp4Error("unreadable hvcC") from None
+
     @property
     def nal_length_size(self) -> int:
+        if self.hvcc and len(self.hvcc) > 21:
+            return (self.hvcc[21] & 3) + 1
         return (self.avcc[4] & 3) + 1 if self.avcc and len(self.avcc) > 4 else 4
 
     def avcc_nals(self) -> list[bytes]:
@@ -265,6 +286,8 @@ def _parse_stbl(d: bytes, s: int, e: int, t: Track) -> None:
         for k, bs, be in _boxes(d, es + 78, ee):
             if k == b"avcC":
                 t.avcc = d[bs:be]
+            elif k == b"hvcC":
+                t.hvcc = d[bs:be]
     elif t.handler == "soun":
         ver = struct.unpack_from(">H", d, es + 8)[0]
         t.channels = struct.unpack_from(">H", d, es + 16)[0]
@@ -435,8 +458,10 @@ def sample_nals(data: bytes, length_size: int = 4) -> list[bytes]:
 
 def reference_flags(path: str | os.PathLike, track: Track) -> list[bool]:
     """Per sample (decode order): does any slice of it have nal_ref_idc != 0 (a reference
-    picture)? Reads only the NAL headers of each sample."""
+    picture)? HEVC (hvcC): is its first slice not a sub-layer non-reference picture (TRAIL_N,
+    RADL_N, ...)? Reads only the NAL headers of each sample."""
     ls = track.nal_length_size
+    hevc = bool(track.hvcc)
     flags = []
     with open(path, "rb") as fh:
         for off, size in zip(track.offsets, track.sizes):
@@ -447,6 +472,13 @@ def reference_flags(path: str | os.PathLike, track: Track) -> list[bool]:
                 if len(head) < ls + 1:
                     break
                 ln = int.from_bytes(head[:ls], "big")
+                if hevc:
+                    t = (head[ls] >> 1) & 0x3F
+                    if t < 32:                 # a VCL NAL: even types below 16 are non-reference
+                        ref = not (t < 16 and t % 2 == 0)
+                        break
+                    p += ls + ln
+                    continue
                 t = head[ls] & 0x1F
                 if t in (1, 5):
                     ref = bool(head[ls] & 0x60)

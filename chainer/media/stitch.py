@@ -11,6 +11,11 @@ Per segment it picks the cheapest path that keeps every seam correct:
 - ``reencode``: the whole segment is re-encoded (conform of size/fps/pixel format/encoder, a
   transition into it, or a head trim that cannot move to the previous clip).
 
+Codecs: H.264 (x264) and 10-bit HEVC (x265 Main10, hvc1; Seedance 2.5 1080p / 2.0 4k). When any
+source is 10-bit HEVC the output is 10-bit HEVC (H.264 segments are re-encoded into it, so a
+10-bit source never loses its depth); the same three paths apply, the "same parameter sets" being
+hvcC's VPS/SPS/PPS (x265 presets tried in turn, ``ffmpeg.X265_CALIBRATION_PRESETS``).
+
 If no encoder setting reproduces the source's parameter sets, every segment that needs any
 re-encoding makes the whole output a single re-encode (correct, slower; reported in ``notes``).
 
@@ -139,8 +144,9 @@ def _analyse_mp4(path: str) -> Source:
     path then decides)."""
     movie = mp4.read(path)
     v = movie.first("vide")
-    if v is None or v.codec not in ("avc1", "avc3") or not v.avcc or v.count == 0:
-        raise mp4.Mp4Error("no H.264 video track")
+    hevc = v is not None and v.codec == "hvc1" and bool(v.hvcc) and v.count > 0
+    if v is None or not hevc and (v.codec not in ("avc1", "avc3") or not v.avcc or v.count == 0):
+        raise mp4.Mp4Error("no H.264 or HEVC (hvc1) video track")
     if not v.is_sync(0):
         raise mp4.Mp4Error("video does not start with a keyframe")
     if v.matrix != mp4.IDENTITY_MATRIX:
@@ -155,6 +161,8 @@ def _analyse_mp4(path: str) -> Source:
             raise mp4.Mp4Error("edit list trims or shifts the video")
     elif first_pts != 0:
         raise mp4.Mp4Error("video starts late")
+    if hevc:
+        return _source_hevc(path, movie, v, deltas, first_pts)
     nals = v.avcc_nals()
     sps = parse_sps(next(n for n in nals if n and n[0] & 0x1F == 7))
     if (sps.width, sps.height) != (v.width, v.height) or sps.pix_fmt is None:
@@ -162,21 +170,43 @@ def _analyse_mp4(path: str) -> Source:
     first = mp4.read_samples(path, v, [0])[0]
     headers = headers_from_nals(nals + [n for n in mp4.sample_nals(first, v.nal_length_size)
                                         if n and n[0] & 0x1F == 6])
-    delta = deltas.pop() if deltas else None
-    fps = Fraction(v.timescale, delta) if delta else Fraction(24)
-    audio = None
-    for t in movie.tracks:
-        if t.handler == "soun":
-            if t.codec != "mp4a" or t.audio_object_type not in (1, 2) or not t.sample_rate \
-                    or not t.channels:
-                raise mp4.Mp4Error("audio other than AAC-LC")
-            audio = t
-            break
+    fps, audio = _rate_and_audio(movie, v, deltas)
     return Source(path=str(path), width=v.width, height=v.height, fps=fps, pix_fmt=sps.pix_fmt,
                   codec="h264", timescale=v.timescale, frames=v.count, pts=v.pts, headers=headers,
                   video_first=movie.tracks[0] is v, audio=audio is not None,
                   sample_rate=audio.sample_rate if audio else None,
                   channels=audio.channels if audio else None, track=v)
+
+
+def _rate_and_audio(movie, v, deltas: set) -> tuple[Fraction, object | None]:
+    delta = next(iter(deltas)) if deltas else None
+    fps = Fraction(v.timescale, delta) if delta else Fraction(24)
+    for t in movie.tracks:
+        if t.handler == "soun":
+            if t.codec != "mp4a" or t.audio_object_type not in (1, 2) or not t.sample_rate \
+                    or not t.channels:
+                raise mp4.Mp4Error("audio other than AAC-LC")
+            return fps, t
+    return fps, None
+
+
+def _source_hevc(path: str, movie, v, deltas: set, first_pts: int) -> Source:
+    """An hvc1 track read from its sample tables: the pixel format from hvcC's chroma format and
+    bit depth; the VPS/SPS/PPS are the key re-encoded pieces must reproduce to sit beside it."""
+    h = v.hvcc
+    if len(h) < 23:
+        raise mp4.Mp4Error("unreadable hvcC")
+    chroma, depth = h[16] & 3, (h[17] & 7) + 8
+    if chroma != 1 or depth not in (8, 10):
+        raise mp4.Mp4Error("HEVC other than 4:2:0 8/10-bit")
+    fps, audio = _rate_and_audio(movie, v, deltas)
+    return Source(path=str(path), width=v.width, height=v.height, fps=fps,
+                  pix_fmt="yuv420p10le" if depth == 10 else "yuv420p", codec="hevc",
+                  timescale=v.timescale, frames=v.count, pts=v.pts, headers=None,
+                  video_first=movie.tracks[0] is v, audio=audio is not None,
+                  sample_rate=audio.sample_rate if audio else None,
+                  channels=audio.channels if audio else None, track=v,
+                  param_key=("hevc", v.hvcc_param_sets()))
 
 
 def _analyse_ffmpeg(path: str) -> Source:
@@ -205,6 +235,13 @@ def _analyse_ffmpeg(path: str) -> Source:
         nals = mp4_avcc_nals(path)
         headers = headers_from_nals(nals) if nals else parse_headers(ff.h264_head_annexb(path))
     kinds = parse_stream_kinds(banner)
+    param_key = None
+    if v.codec == "hevc":
+        try:
+            hv = mp4.read(path).first("vide")
+            param_key = ("hevc", hv.hvcc_param_sets()) if hv is not None and hv.hvcc else None
+        except (mp4.Mp4Error, ValueError, OSError):
+            param_key = None
     return Source(path=str(path), width=v.width, height=v.height, fps=Fraction(fps or 24),
                   pix_fmt=v.pix_fmt, codec=v.codec,
                   timescale=int(round(1 / tb)) if tb else None, frames=len(pk),
@@ -212,7 +249,7 @@ def _analyse_ffmpeg(path: str) -> Source:
                   video_first=bool(kinds) and kinds[0] == "video",
                   audio=info.audio is not None,
                   sample_rate=info.audio.sample_rate if info.audio else None,
-                  channels=info.audio.channels if info.audio else None)
+                  channels=info.audio.channels if info.audio else None, param_key=param_key)
 
 
 def _encoder_candidates(src: Source | None) -> list[list[str]]:
@@ -244,6 +281,8 @@ class Encoder:
 def _calibrate(tgt: Target, ref: Source | None, work: Path) -> tuple[Encoder, tuple | None]:
     """Pick the encoder whose parameter sets equal the reference's. Returns (encoder, key); key is
     None when no candidate matches (smart render impossible)."""
+    if tgt.codec == "hevc":
+        return _calibrate_hevc(tgt, ref, work)
     if ref is not None and ref.headers is not None and ref.headers.x264_options is None:
         # x264's options SEI sits in the first access unit, not in avcC
         full = parse_headers(ff.h264_head_annexb(ref.path))
@@ -268,6 +307,27 @@ def _calibrate(tgt: Target, ref: Source | None, work: Path) -> tuple[Encoder, tu
     return Encoder((*ff.X264_DEFAULTS, "-crf", str(MAX_CRF), "-preset", "veryfast")), None
 
 
+def _calibrate_hevc(tgt: Target, ref: Source | None, work: Path) -> tuple[Encoder, tuple | None]:
+    """10-bit HEVC output: x265 Main10 at the first preset whose parameter sets equal the
+    reference clip's. Key None when none does (re-encoded and copied pieces cannot then share one
+    hvcC: segments that need any re-encoding make the whole output a re-encode)."""
+    ref_key = ref.param_key if ref is not None else None
+    first = None
+    for k, preset in enumerate(ff.X265_CALIBRATION_PRESETS):
+        enc = Encoder(tuple(ff.x265_10bit_args(preset=preset)))
+        first = first or enc
+        out = work / f"calib-hevc{k}.mp4"
+        try:
+            ff.encode_blank(out, width=tgt.width, height=tgt.height, fps=tgt.fps, frames=3,
+                            encoder=enc.args, timescale=tgt.timescale, sar=enc.sar)
+            key = _piece_key(out)
+        except (ff.FFmpegError, mp4.Mp4Error):
+            continue
+        if ref_key is None or key == ref_key:
+            return enc, key
+    return first, None
+
+
 # ---- the engine ---------------------------------------------------------------------------------
 
 def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "auto",
@@ -277,7 +337,8 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
            subtitle_language: str | None = None, music: MusicBed | None = None,
            music_modes: Mapping[str, str] | None = None,
            progress: Callable[[int, int], None] | None = None) -> StitchResult:
-    """Assemble ``segments`` into ``out`` (MP4, H.264 + AAC). See the module docstring."""
+    """Assemble ``segments`` into ``out`` (MP4, H.264 or 10-bit HEVC + AAC). See the module
+    docstring."""
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     if not segments:
@@ -308,19 +369,29 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
             t = time.perf_counter()
             sources = list(pool.map(_analyse, [str(s.path) for s in segments]))
             tgt = parse_target(target, sources[0])
+            if any(s.codec == "hevc" and s.ten_bit for s in sources):
+                # keep 10-bit where a source is 10-bit: the output is HEVC Main10 (H.264 segments
+                # are re-encoded into it)
+                tgt.codec, tgt.pix_fmt = "hevc", "yuv420p10le"
             audio_fmt = _audio_format(sources)
             if music is not None and audio_fmt is None:
                 audio_fmt = (48000, 2)            # a music bed under silent clips
-            ref = sources[0] if (sources[0].width, sources[0].height, sources[0].fps) == \
-                (tgt.width, tgt.height, tgt.fps) and sources[0].codec == "h264" else None
+            ref = next((s for s in sources if (s.width, s.height, s.fps) ==
+                        (tgt.width, tgt.height, tgt.fps) and s.codec == tgt.codec
+                        and (s.pix_fmt or tgt.pix_fmt) == tgt.pix_fmt), None)
+            if tgt.codec == "h264" and ref is not sources[0]:
+                ref = None
             if tgt.timescale is None:
                 tgt.timescale = _timescale_for(tgt.fps)
-            ref_key = ref.headers.key if ref is not None and ref.headers is not None else None
+            ref_key = None if ref is None else \
+                ref.headers.key if ref.headers is not None else ref.param_key
             needs_encoder = (ref_key is None or any(s.transition for s in segments)
                              or default_tr.kind != "cut"
                              or (seam != "keep" and any(s.chained for s in segments[1:]))
                              or any(conform_steps(s, tgt, ref_key) for s in sources))
             encoder, smart_ok = Encoder((*ff.X264_DEFAULTS, "-crf", str(MAX_CRF), "-preset", "veryfast")), True
+            if tgt.codec == "hevc":
+                encoder = Encoder(tuple(ff.x265_10bit_args()))
             if needs_encoder:
                 t_cal = time.perf_counter()
                 encoder, calib_key = _calibrate(tgt, ref, work)
@@ -328,7 +399,8 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                 smart_ok = calib_key is not None
                 ref_key = ref_key or calib_key
             if not smart_ok:
-                notes.append("no x264 setting reproduces the source's parameter sets: segments "
+                notes.append(f"no {'x265' if tgt.codec == 'hevc' else 'x264'} setting reproduces "
+                             "the source's parameter sets: segments "
                              "that need any re-encoding make the whole output a re-encode")
             plans: list[SegPlan] = []
             for i, (seg, src) in enumerate(zip(segments, sources)):
@@ -377,7 +449,8 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                     if not (need_head or need_tail):
                         continue
                     jobs[i] = pool.submit(_clip_frames, p, work, encoder, tgt, need_head, need_tail,
-                                          need_tail and smart_ok and not p.full, audio_fmt)
+                                          need_tail and smart_ok and not p.full,
+                                          audio_fmt)
             timeline = _Timeline(plans, tgt)
             audio_job = _AudioJob(plans, timeline, tgt, work, audio_fmt, jobs, loudness,
                                   raw=music is not None)
@@ -477,7 +550,9 @@ def stitch(segments: Sequence[Segment], out: str | os.PathLike, *, seam: str = "
                 for p in plans:
                     p.full, p.cut_at = True, None
                 pieces = _video_pieces(plans, tgt, {})
-                made = [_make_piece(pieces[0], 0, work, encoder, tgt, 2, direct)]
+                # every piece: full re-encodes of cut-joined segments are separate pieces
+                made = [_make_piece(pc, k, work, encoder, tgt, 2, direct)
+                        for k, pc in enumerate(pieces)]
                 timings["video_fallback"] = time.perf_counter() - t
 
             # 5. mux ----------------------------------------------------------------------------
@@ -718,6 +793,8 @@ def _write_direct(out: Path, made: list[tuple], tgt: Target, audio_m4a: Path | N
         tr = mp4.read(path).first("vide")
         if tr is None:
             raise mp4.Mp4Error(f"{path}: no video track")
+        if vp and tr.codec != vp[0].track.codec:
+            raise mp4.Mp4Error(f"{path}: {tr.codec} beside {vp[0].track.codec}")
         count = packets if packets is not None else tr.count
         if count != frames:
             raise mp4.Mp4Error(f"{path}: {tr.count} samples, {frames} frames expected")
@@ -758,6 +835,9 @@ def _mux_ffmpeg(out: Path, made: list[tuple], tgt: Target, work: Path, audio_m4a
 
 
 def _piece_key(path) -> tuple:
+    v = mp4.read(path).first("vide")
+    if v is not None and v.hvcc:
+        return ("hevc", v.hvcc_param_sets())
     nals = mp4_avcc_nals(path)
     return (headers_from_nals(nals) if nals else parse_headers(ff.h264_head_annexb(path))).key
 

@@ -31,6 +31,11 @@ class Source:
     sample_rate: int | None
     channels: int | None
     track: object | None = None          # mp4.Track of the video when read without ffmpeg
+    param_key: tuple | None = None       # HEVC: the hvcC (parameter sets) as a comparable key
+
+    @property
+    def ten_bit(self) -> bool:
+        return bool(self.pix_fmt) and "10" in str(self.pix_fmt)
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Target:
     fps: Fraction
     pix_fmt: str = "yuv420p"
     timescale: int | None = None
+    codec: str = "h264"                  # "hevc": 10-bit HEVC output (pix_fmt yuv420p10le)
 
 
 def parse_target(target, first: Source) -> Target:
@@ -68,15 +74,16 @@ def parse_target(target, first: Source) -> Target:
 def conform_steps(src: Source, tgt: Target, ref_key: tuple | None) -> list[str]:
     """Why a segment cannot be copied as is (empty list = copyable)."""
     steps = []
-    if src.codec != "h264":
-        steps.append(f"codec {src.codec}->h264")
+    if src.codec != tgt.codec:
+        steps.append(f"codec {src.codec}->{tgt.codec}")
     if (src.width, src.height) != (tgt.width, tgt.height):
         steps.append(f"size {src.width}x{src.height}->{tgt.width}x{tgt.height} (letterbox)")
     if src.fps != tgt.fps:
         steps.append(f"fps {float(src.fps):g}->{float(tgt.fps):g}")
     if src.pix_fmt and src.pix_fmt != tgt.pix_fmt:
         steps.append(f"pix_fmt {src.pix_fmt}->{tgt.pix_fmt}")
-    if not steps and (src.headers is None or ref_key is None or src.headers.key != ref_key):
+    key = src.headers.key if src.headers is not None else src.param_key
+    if not steps and (key is None or ref_key is None or key != ref_key):
         steps.append("encoder parameter sets differ")
     return steps
 
