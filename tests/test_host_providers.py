@@ -111,7 +111,7 @@ def test_three_chained_shots_through_the_adapter(tmp_path, provider, api):
         with open_provider(provider, base_url=emu.base_url, api_key=KEY, poll=PollPolicy.fast()) as p:
             assert p.name == provider and p.currency == "USD" and p.billed
             assert p.returns_last_frame is (provider == "byteplus")
-            assert p.key_identity == f"{provider}@127.0.0.1:{emu.port}"
+            assert p.key_identity == f"{provider}@loopback"      # any port: rule 6
             done = render_chain(p, plan, out)
             assert_chain(done)
             models = {st.model for st, _ in done}

@@ -40,7 +40,8 @@ from .profiles import Drop as ProfileDrop, HostRequest, make_profile
 from .limits import AccountLimits
 from .stats import Stats
 from .tasks import DEFAULT_CONCURRENCY, STATUSES, Task, TaskStore, request_id
-from .validate import ApiError, is_loopback_host, validate_create
+from ..ark.types import is_loopback_host
+from .validate import ApiError, validate_create
 
 log = logging.getLogger("chainer.emulator")
 

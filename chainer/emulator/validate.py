@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 from PIL import Image
 
 from .. import models
+from ..ark.types import is_loopback_host
 from ..models import ModelSpec
 from .textcmd import TextCommandError, parse_text_commands
 
@@ -158,17 +158,6 @@ def json_type(v: Any) -> str:
 
 
 # ---- URLs -------------------------------------------------------------------------------------
-
-def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
 
 _DATA_IMAGE = re.compile(r"^data:image/([A-Za-z0-9.+-]+);base64,(.*)$", re.S)
 

@@ -31,7 +31,7 @@ from ..ark import (ArkClient, ArkConnectionError, ArkError, ArkHTTPError, ArkNot
                    ArkResponseError, ArkURLExpiredError, DownloadError, Task)
 from ..ark.client import DEFAULT_BASE_URL, check_base_url
 from ..errors import InputError
-from .base import (CREATE_SLACK, Failure, FindResult, Lookup, Provider, ProviderRequest,
+from .base import (bounded_download, CREATE_SLACK, Failure, FindResult, Lookup, Provider, ProviderRequest,
                    TaskStatus, decide_ownership, register, valid_task_id)
 from .poll import PollPolicy
 
@@ -357,22 +357,8 @@ class ArkProvider(Provider):
 
     # -- results --
     def download(self, url: str, dest: Path, *, max_bytes: int, deadline: float) -> int:
-        start = time.monotonic()
-        got = [0]
-
-        def guard(n: int) -> None:
-            got[0] += n
-            if got[0] > max_bytes:
-                raise DownloadError(f"result larger than {max_bytes} bytes: refused")
-            if time.monotonic() - start > deadline:
-                raise DownloadError(f"download took longer than {deadline:.0f}s")
-
-        if Path(dest).exists() and Path(dest).stat().st_size > max_bytes:
-            Path(dest).unlink()
-        if self._client_bounds:     # a client that enforces caps and deadlines itself
-            return self._client.download(url, dest, on_bytes=guard, max_bytes=max_bytes,
-                                         deadline=deadline)
-        return self._client.download(url, dest, on_bytes=guard)
+        return bounded_download(self._client.download, url, dest, max_bytes=max_bytes,
+                                deadline=deadline, client_bounds=self._client_bounds)
 
     def close(self) -> None:
         self._client.close()

@@ -313,6 +313,33 @@ def _same_request(task: TaskStatus, request: ProviderRequest, *, require_all: bo
     return True
 
 
+def bounded_download(download: Callable[..., int], url: str, dest: Path, *, max_bytes: int,
+                     deadline: float, client_bounds: bool = True) -> int:
+    """``download(url, dest, on_bytes=...)`` held to ``max_bytes`` and ``deadline`` seconds
+    overall, whatever the client does itself (a partial file already over the cap is dropped);
+    ``client_bounds``: the client also takes ``max_bytes``/``deadline`` keywords."""
+    import time
+
+    from ..ark import DownloadError
+
+    start = time.monotonic()
+    got = [0]
+
+    def guard(n: int) -> None:
+        got[0] += n
+        if got[0] > max_bytes:
+            raise DownloadError(f"result larger than {max_bytes} bytes: refused")
+        if time.monotonic() - start > deadline:
+            raise DownloadError(f"download took longer than {deadline:.0f}s")
+
+    dest = Path(dest)
+    if dest.exists() and dest.stat().st_size > max_bytes:
+        dest.unlink()
+    if client_bounds:
+        return download(url, dest, on_bytes=guard, max_bytes=max_bytes, deadline=deadline)
+    return download(url, dest, on_bytes=guard)
+
+
 # ---- the interface -----------------------------------------------------------------------------
 
 class Provider(ABC):

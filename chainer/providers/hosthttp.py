@@ -231,23 +231,9 @@ def classify_failure(exc: BaseException):
 
 def guarded_download(http: HostHTTP, url: str, dest: Path, *, max_bytes: int, deadline: float) -> int:
     """Download bounded by ``max_bytes`` and ``deadline`` seconds overall (as ArkProvider does)."""
-    import time
+    from .base import bounded_download
 
-    from ..ark import DownloadError
-
-    start = time.monotonic()
-    got = [0]
-
-    def guard(n: int) -> None:
-        got[0] += n
-        if got[0] > max_bytes:
-            raise DownloadError(f"result larger than {max_bytes} bytes: refused")
-        if time.monotonic() - start > deadline:
-            raise DownloadError(f"download took longer than {deadline:.0f}s")
-
-    if Path(dest).exists() and Path(dest).stat().st_size > max_bytes:
-        Path(dest).unlink()
-    return http.download(url, Path(dest), on_bytes=guard, max_bytes=max_bytes, deadline=deadline)
+    return bounded_download(http.download, url, dest, max_bytes=max_bytes, deadline=deadline)
 
 
 def key_identity_for(name: str, base_url: str) -> str:

@@ -276,11 +276,9 @@ class GuardResult:
 
 
 def file_hash(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from ..run.download import sha256_file     # the one file hash (run/ imports review/ lazily)
+
+    return sha256_file(path)
 
 
 def _stats_dict(s: LabStats) -> dict:
