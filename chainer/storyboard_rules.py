@@ -30,7 +30,8 @@ from .storyboard_yaml import Positions, format_path
 _KNOWN = M.known_names()     # neutral names, then every host's raw ids
 
 OUTPUT_SUFFIXES = (".mp4", ".mov", ".mkv")
-OUTPUT_PART_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+# any Unicode letter or digit first, then letters, digits, space, ".", "_", "-" (\Z: no newline)
+OUTPUT_PART_RE = re.compile(r"\A[^\W_][\w .-]*\Z")
 
 
 def did_you_mean(word: Any, candidates) -> str:
