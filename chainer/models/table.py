@@ -1,7 +1,7 @@
 """THE model table: one entry per Seedance model, with its capabilities, cross-field rules, per-host
 ids and per-host prices. Adding a model is adding one entry here (and a line in docs/models.md).
 
-Sources (full list in /work/shared/reference/hosts-2026.md s0 and ark-api.md s0):
+Sources (full list in the shared reference docs hosts-2026.md s0 and ark-api.md s0, beside the repository):
   ARK-DOC   ark-api.md s2/s3/s10/s11 (official create doc, Dec 2025 / 2026 revisions)
   ARC-DOC   official Volcengine capability table + price page copies (Apr 2026), hosts-2026 s1b/s4
   TS-BP     live probes against BytePlus ModelArk (2026-07-31): which fields each model rejects
